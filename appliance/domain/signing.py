@@ -1,0 +1,85 @@
+"""RSA/SHA-512 signatures for the journal, and the self-signed certificate used until an OCES
+certificate is installed."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+KEY_BITS = 2048
+
+
+class Signer:
+    def __init__(self, private_key: rsa.RSAPrivateKey, key_version: int = 1):
+        self._key = private_key
+        self.key_version = key_version
+
+    @staticmethod
+    def from_pem(pem: bytes, key_version: int = 1) -> Signer:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the journal key must be an RSA key")
+        return Signer(key, key_version)
+
+    def sign(self, text: str) -> str:
+        sig = self._key.sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA512())
+        return base64.b64encode(sig).decode()
+
+
+class Verifier:
+    """Checks signatures against the certificates the till has used, by key version."""
+
+    def __init__(self, certificates: dict[int, bytes]):
+        self._keys = {
+            v: x509.load_pem_x509_certificate(pem).public_key() for v, pem in certificates.items()
+        }
+
+    def __call__(self, signature: str, text: str, key_version: int) -> bool:
+        key = self._keys.get(key_version)
+        if key is None:
+            return False
+        try:
+            key.verify(  # type: ignore[union-attr]
+                base64.b64decode(signature), text.encode("utf-8"), padding.PKCS1v15(),
+                hashes.SHA512(),
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
+                            register_id: str) -> bytes:
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "DK"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, shop_name[:64]),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, f"CVR:{cvr}"),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"Tillbox {register_id}"[:64]),
+    ])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA512())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)

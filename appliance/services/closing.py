@@ -1,0 +1,177 @@
+"""X reports and closing the day (Z): figures from the journal, the posting plan, the PDF."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ..domain.journal import Entry
+from ..domain.money import MoneyError, parse_kroner
+from ..domain.posting import AccountMap, posting_plan
+from ..domain.reports import DENOMINATIONS, Report, ReportContext, build_report, report_json
+from ..store import catalog, settings
+from ..store.db import transaction
+from ..store.journal import entries, entry
+from .till import Till
+
+log = logging.getLogger(__name__)
+
+
+class CloseError(ValueError):
+    pass
+
+
+def _last_z(till: Till) -> tuple[int, dict | None, int]:
+    """(last Z number, its report, last journal nr it covered)."""
+    row = till.conn.execute(
+        "SELECT z_number, journal_nr, last_nr FROM z_reports ORDER BY z_number DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return 0, None, 0
+    z_entry = entry(till.conn, row[1])
+    assert z_entry is not None
+    return row[0], z_entry.data(), row[2]
+
+
+def _context(till: Till, kind: str, counted: int | None = None,
+             denominations: dict[int, int] | None = None, to_bank: int = 0
+             ) -> tuple[ReportContext, int]:
+    z_number, prev, after = _last_z(till)
+    now = till.now()
+    if prev is not None:
+        start = prev["period_end"]
+        opening = (parse_kroner(prev["grand_total_sales"]),
+                   parse_kroner(prev["grand_total_returns"]), parse_kroner(prev["next_float"]))
+    else:
+        first = entry(till.conn, 1)
+        start = first.ts.isoformat() if first else now.isoformat()
+        opening = (0, 0, 0)
+    ctx = ReportContext(
+        kind=kind, number=z_number + 1, register_id=till.register_id,
+        business_date=now.date().isoformat(), period_start=start, period_end=now.isoformat(),
+        opening_grand_total_sales=opening[0], opening_grand_total_returns=opening[1],
+        carried_float=opening[2], counted=counted, denominations=denominations,
+        to_bank=to_bank)
+    return ctx, after
+
+
+def _period(till: Till, after: int) -> list[Entry]:
+    return list(entries(till.conn, after))
+
+
+def x_figures(till: Till) -> Report:
+    ctx, after = _context(till, "X")
+    return build_report(ctx, _period(till, after))
+
+
+def _json(till: Till, report: Report) -> dict:
+    accounts = AccountMap(settings.accounts(till.conn))
+    plan, missing = posting_plan(report, accounts)
+    groups = {g: accounts.revenue(g) for g in {g for g, _ in report.groups}}
+    for g in catalog.groups(till.conn):
+        groups.setdefault(g, accounts.revenue(g))
+    return report_json(report, plan, groups, missing)
+
+
+def x_report(till: Till, cashier_id: str = "system") -> dict:
+    """An interim report; journalled whole, resets nothing."""
+    who = till.cashier(cashier_id).id if cashier_id != "system" else "system"
+    report = x_figures(till)
+    data = _json(till, report)
+    with transaction(till.conn):
+        till.journal.append("x_report", who, data)
+    return data
+
+
+def parse_denominations(text: str) -> dict[int, int]:
+    """'500:2,200:1,0.50:3' -> {50000: 2, 20000: 1, 50: 3}; only DKK notes and coins."""
+    counts: dict[int, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            value_text, count_text = part.split(":")
+            value = parse_kroner(value_text)
+            count = int(count_text)
+        except (ValueError, MoneyError) as exc:
+            raise CloseError(f"denomination {part!r} is not VALUE:COUNT") from exc
+        if value not in DENOMINATIONS:
+            raise CloseError(f"{value_text} is not a Danish note or coin")
+        if count < 0:
+            raise CloseError("a count cannot be negative")
+        counts[value] = counts.get(value, 0) + count
+    return counts
+
+
+def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
+              denominations: str | None = None, cashier_id: str = "system",
+              render_pdf: bool = True) -> dict:
+    """Count, report, journal and close: one Z per business day, numbered without gaps."""
+    counts = parse_denominations(denominations) if denominations else None
+    try:
+        counted = parse_kroner(counted_cash) if counted_cash is not None else None
+        bank = parse_kroner(to_bank) if to_bank else 0
+    except MoneyError as exc:
+        raise CloseError(str(exc)) from exc
+    if counts is not None:
+        total = sum(v * n for v, n in counts.items())
+        if counted is not None and counted != total:
+            raise CloseError(f"counted cash {counted_cash} does not match the denominations")
+        counted = total
+    if counted is None:
+        raise CloseError("closing the day needs the counted cash")
+    if counted < 0 or bank < 0:
+        raise CloseError("amounts cannot be negative")
+    if bank > counted:
+        raise CloseError("cannot take more to the bank than was counted")
+    who = till.cashier(cashier_id).id if cashier_id != "system" else "system"
+    with transaction(till.conn):
+        ctx, after = _context(till, "Z", counted, counts, bank)
+        if till.conn.execute("SELECT 1 FROM z_reports WHERE business_date = ?",
+                             (ctx.business_date,)).fetchone():
+            raise CloseError(f"the day {ctx.business_date} is already closed")
+        report = build_report(ctx, _period(till, after))
+        data = _json(till, report)
+        diff = report.cash_difference or 0
+        if diff:
+            till.journal.append("cash_difference", who, {
+                "z_number": ctx.number, "expected": report.cash_expected, "counted": counted,
+                "difference": diff}, diff, diff)
+        if bank:
+            till.journal.append("cash_to_bank", who, {"z_number": ctx.number, "amount": bank},
+                                bank, bank)
+        e = till.journal.append("z_report", who, data, report.net_sales,
+                                report.net_sales - sum(v["vat"] for v in report.vat.values()))
+        pdf = None
+        if render_pdf:
+            from ..render.z_pdf import render_z_pdf
+            pdf = render_z_pdf(data, settings.shop(till.conn))
+        till.conn.execute(
+            "INSERT INTO z_reports (z_number, journal_nr, business_date, period_start, "
+            "period_end, last_nr, pdf) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr, pdf))
+    log.info("event=z_closed z=%d date=%s entries=%s..%s", ctx.number, ctx.business_date,
+             report.first_nr, report.last_nr)
+    return data
+
+
+def list_reports(till: Till) -> list[dict]:
+    out = []
+    for z, nr, date, start, end in till.conn.execute(
+            "SELECT z_number, journal_nr, business_date, period_start, period_end FROM z_reports "
+            "ORDER BY z_number"):
+        data = entry(till.conn, nr).data()  # type: ignore[union-attr]
+        out.append({"z_number": z, "business_date": date, "period_start": start,
+                    "period_end": end, "net_sales": data["net_sales"],
+                    "cash_difference": data["cash_difference"], "transferred_at": None})
+    return out
+
+
+def get_report(till: Till, z_number: int | None = None) -> tuple[dict, bytes | None]:
+    if z_number is None:
+        row = till.conn.execute(
+            "SELECT journal_nr, pdf FROM z_reports ORDER BY z_number DESC LIMIT 1").fetchone()
+    else:
+        row = till.conn.execute("SELECT journal_nr, pdf FROM z_reports WHERE z_number = ?",
+                                (z_number,)).fetchone()
+    if row is None:
+        raise CloseError("no such Z report" if z_number else "no day has been closed yet")
+    return json.loads(entry(till.conn, row[0]).payload), row[1]  # type: ignore[union-attr]

@@ -1,0 +1,115 @@
+"""Setting a till up: the shop, its signing key, cashiers, accounts and the catalog.
+Every change is journalled as a settings change."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from ..domain.catalog import parse_catalog_csv
+from ..domain.roles import Cashier, Role, check_cashier_id, hash_pin
+from ..domain.signing import key_pem, new_key, self_signed_certificate
+from ..store import catalog, settings
+from ..store.db import StoreError, connect, transaction
+from ..store.keys import check_pair, key_path, write_private
+from .till import Till, open_till
+
+ACCOUNT_KEY = re.compile(
+    r"^(revenue:default|revenue:[\wÆØÅæøåéÉ &.-]{1,40}|cash|bank|differences|rounding|"
+    r"payment:(card|mobilepay|manual_card|gift_voucher))$")
+
+
+class SetupError(ValueError):
+    pass
+
+
+def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: str = "1",
+              clock: Callable[[], datetime] | None = None, certificate: bytes | None = None,
+              key: bytes | None = None) -> Till:
+    cvr = cvr.strip().replace(" ", "")
+    if not re.fullmatch(r"\d{8}", cvr):
+        raise SetupError("CVR must be 8 digits")
+    if not shop_name.strip() or not address.strip():
+        raise SetupError("shop name and address are required")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,36}", register_id):
+        raise SetupError("register id must be 1-36 letters, digits, '.', '_' or '-'")
+    if (certificate is None) != (key is None):
+        raise SetupError("an OCES certificate needs its key, and the key its certificate")
+    conn = connect(data, create=True)
+    try:
+        if settings.get_meta(conn, "cvr"):
+            raise SetupError(f"{data} already holds an initialised till")
+        if certificate is not None and key is not None:
+            check_pair(key, certificate)
+            pem, kind = key, "oces"
+            cert = certificate
+        else:
+            private = new_key()
+            pem, kind = key_pem(private), "self-signed"
+            cert = self_signed_certificate(private, shop_name, cvr, register_id)
+        kp = key_path(data, 1)
+        if kp.exists():
+            raise SetupError(f"a journal key already exists at {kp}; refusing to overwrite it")
+        write_private(kp, pem)
+        with transaction(conn):
+            for k, v in (("shop_name", shop_name.strip()), ("cvr", cvr),
+                         ("address", address.strip()), ("register_id", register_id)):
+                settings.set_meta(conn, k, v)
+            settings.add_key_version(conn, cert.decode(), kind, "init")
+    finally:
+        conn.close()
+    till = open_till(data, clock)
+    with transaction(till.conn):
+        till.journal.append("init", "system", {
+            "shop_name": shop_name.strip(), "cvr": cvr, "address": address.strip(),
+            "register_id": register_id, "certificate": kind})
+    return till
+
+
+def set_account(till: Till, key: str, number: str | int, who: str = "system") -> None:
+    if not ACCOUNT_KEY.match(key):
+        raise SetupError(
+            f"unknown account key {key!r}: use revenue:default, revenue:<group>, cash, bank, "
+            "differences, rounding or payment:<card|mobilepay|manual_card|gift_voucher>")
+    text = str(number).strip()
+    if not re.fullmatch(r"\d{1,9}", text) or int(text) == 0:
+        raise SetupError(f"account number must be a positive whole number, got {number!r}")
+    with transaction(till.conn):
+        old = settings.accounts(till.conn).get(key)
+        settings.set_account(till.conn, key, int(text))
+        till.journal.append("settings_change", who, {
+            "setting": f"account:{key}", "from": old, "to": int(text)})
+
+
+def add_cashier(till: Till, cashier_id: str, name: str, role: str, pin: str,
+                who: str = "system") -> Cashier:
+    try:
+        c = Cashier(check_cashier_id(cashier_id), name.strip() or cashier_id, Role(role))
+        pin_hash = hash_pin(pin)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from exc
+    with transaction(till.conn):
+        settings.save_cashier(till.conn, c, pin_hash)
+        till.journal.append("settings_change", who, {
+            "setting": "cashier", "id": c.id, "name": c.name, "role": c.role.value})
+    return c
+
+
+def import_catalog(till: Till, csv_text: str, who: str = "system") -> dict:
+    """All rows or none: a broken row raises CatalogError naming its line, before any write."""
+    products = parse_catalog_csv(csv_text)
+    when = till.now().isoformat()
+    with transaction(till.conn):
+        result = catalog.replace_products(till.conn, products, when)
+        till.journal.append("settings_change", who, {
+            "setting": "catalog_import", "added": result["added"], "updated": result["updated"]})
+        for change in result["price_changes"]:
+            till.journal.append("price_change", who, change)
+    return result
+
+
+def require_initialised(data: Path) -> None:
+    if not (Path(data) / "till.db").exists():
+        raise StoreError(f"no till database in {data}: run 'till init' first")

@@ -1,0 +1,100 @@
+"""Opening a till: the database, the signing key, the clock. Every use case starts here."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..domain.roles import Cashier, PermissionDenied, check_pin, require_manager
+from ..store import settings
+from ..store.db import StoreError, connect
+from ..store.journal import Journal
+from ..store.keys import load_signer
+
+TZ = ZoneInfo("Europe/Copenhagen")
+DEFAULT_DATA = "/var/lib/tillbox"
+
+
+def system_clock() -> datetime:
+    return datetime.now(TZ)
+
+
+def env_clock() -> Callable[[], datetime]:
+    """TILLBOX_CLOCK=ISO-time pins the clock (demos and tests); otherwise the system clock."""
+    fixed = os.environ.get("TILLBOX_CLOCK")
+    if not fixed:
+        return system_clock
+    when = datetime.fromisoformat(fixed)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=TZ)
+    return lambda: when.astimezone(TZ)
+
+
+def data_dir(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("TILLBOX_DATA") or DEFAULT_DATA)
+
+
+class AuthError(PermissionError):
+    """Unknown cashier or wrong PIN."""
+
+
+@dataclass
+class Till:
+    data_dir: Path
+    conn: sqlite3.Connection
+    journal: Journal
+    clock: Callable[[], datetime]
+
+    @property
+    def register_id(self) -> str:
+        return self.journal.register_id
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(TZ)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Till:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cashier(self, cashier_id: str, pin: str | None = None) -> Cashier:
+        """The cashier acting; with a PIN it is checked, and a wrong one is journalled."""
+        found = settings.cashier(self.conn, str(cashier_id))
+        if found is None:
+            raise AuthError(f"unknown cashier {cashier_id!r}")
+        who, pin_hash = found
+        if pin is not None and not check_pin(str(pin), pin_hash):
+            from ..store.db import transaction
+            with transaction(self.conn):
+                self.journal.append("login_failed", who.id, {"reason": "wrong PIN"})
+            raise AuthError(f"wrong PIN for {who.id}")
+        return who
+
+    def manager(self, spec: dict | None, acting: Cashier, action: str) -> Cashier:
+        """A manager's approval: {"id": .., "pin": ..}; a PIN is always required."""
+        if not spec or "pin" not in spec:
+            raise PermissionDenied(f"{action} needs a manager's PIN")
+        who = self.cashier(spec.get("id", acting.id), str(spec["pin"]))
+        require_manager(who, action)
+        return who
+
+
+def open_till(data: Path, clock: Callable[[], datetime] | None = None) -> Till:
+    conn = connect(data)
+    register_id = settings.get_meta(conn, "register_id")
+    cvr = settings.get_meta(conn, "cvr")
+    if not register_id or not cvr:
+        conn.close()
+        raise StoreError(f"{data} holds no initialised till: run 'till init'")
+    signer = load_signer(data, settings.current_key_version(conn))
+    clock = clock or env_clock()
+    return Till(Path(data), conn, Journal(conn, signer, register_id, cvr, clock), clock)

@@ -1,0 +1,64 @@
+"""Products and barcodes in the database; lookups by barcode are a primary-key probe."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..domain.catalog import Product
+
+
+def replace_products(conn: sqlite3.Connection, products: list[Product], when: str) -> dict:
+    """Insert or update products by SKU; their barcodes replace the old ones. Returns counts."""
+    known = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT sku, price, name FROM products")}
+    added = changed = 0
+    price_changes = []
+    for p in products:
+        old = known.get(p.sku)
+        if old is None:
+            added += 1
+        elif old[0] != p.price:
+            changed += 1
+            price_changes.append({"sku": p.sku, "from": old[0], "to": p.price})
+        conn.execute(
+            "INSERT INTO products (sku, name, price, vat_rate, grp, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET name = excluded.name, "
+            "price = excluded.price, vat_rate = excluded.vat_rate, grp = excluded.grp, "
+            "updated_at = CASE WHEN products.price <> excluded.price THEN excluded.updated_at "
+            "ELSE products.updated_at END",
+            (p.sku, p.name, p.price, p.vat_rate, p.group, when))
+        conn.execute("DELETE FROM barcodes WHERE sku = ?", (p.sku,))
+    conn.executemany(
+        "INSERT INTO barcodes (code, sku) VALUES (?, ?) "
+        "ON CONFLICT(code) DO UPDATE SET sku = excluded.sku",
+        [(code, p.sku) for p in products for code in p.barcodes])
+    return {"added": added, "updated": len(products) - added, "price_changes": price_changes,
+            "changed_prices": changed}
+
+
+def _product(row: tuple, codes: tuple[str, ...] = ()) -> Product:
+    return Product(row[0], row[1], row[2], row[3], row[4], codes)
+
+
+def by_barcode(conn: sqlite3.Connection, code: str) -> Product | None:
+    row = conn.execute(
+        "SELECT p.sku, p.name, p.price, p.vat_rate, p.grp FROM barcodes b "
+        "JOIN products p ON p.sku = b.sku WHERE b.code = ?", (code,)).fetchone()
+    return _product(row) if row else None
+
+
+def by_sku(conn: sqlite3.Connection, sku: str) -> Product | None:
+    row = conn.execute(
+        "SELECT sku, name, price, vat_rate, grp FROM products WHERE sku = ?", (sku,)).fetchone()
+    return _product(row) if row else None
+
+
+def all_products(conn: sqlite3.Connection) -> list[Product]:
+    codes: dict[str, list[str]] = {}
+    for code, sku in conn.execute("SELECT code, sku FROM barcodes ORDER BY code"):
+        codes.setdefault(sku, []).append(code)
+    return [_product(r, tuple(codes.get(r[0], ()))) for r in conn.execute(
+        "SELECT sku, name, price, vat_rate, grp FROM products ORDER BY grp, name")]
+
+
+def groups(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT grp FROM products ORDER BY grp")]

@@ -1,0 +1,100 @@
+"""Appending to and reading the journal table. Appends happen inside the caller's transaction,
+so a sale's rows and its signed entry are committed together or not at all."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from ..domain.journal import (
+    KINDS,
+    ChainReport,
+    Entry,
+    canonical_json,
+    content_id,
+    signature_string,
+    verify_chain,
+)
+from ..domain.signing import Signer, Verifier
+
+log = logging.getLogger(__name__)
+_COLUMNS = ("nr, ts, register_id, cashier, kind, amount_in, amount_ex, payload, trans_id, "
+            "signature, key_version")
+
+
+def _entry(row: tuple) -> Entry:
+    return Entry(row[0], datetime.fromisoformat(row[1]), *row[2:])
+
+
+class Journal:
+    def __init__(self, conn: sqlite3.Connection, signer: Signer, register_id: str,
+                 company_ident: str, clock: Callable[[], datetime]):
+        self.conn = conn
+        self.signer = signer
+        self.register_id = register_id
+        self.company_ident = company_ident
+        self.clock = clock
+
+    def append(self, kind: str, cashier: str, payload: dict, amount_in: int = 0,
+               amount_ex: int = 0) -> Entry:
+        """Sign and insert the next entry; the caller holds the write transaction."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown journal kind {kind!r}")
+        if not self.conn.in_transaction:
+            raise RuntimeError("journal appends must run inside a transaction")
+        last = self.conn.execute(
+            "SELECT nr, ts, signature FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
+        nr, prev_sig = (last[0] + 1, last[2]) if last else (1, "0")
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("journal time must be timezone-aware")
+        if last:
+            prev_ts = datetime.fromisoformat(last[1])
+            if now < prev_ts:
+                log.warning("event=clock_behind_journal now=%s last=%s", now.isoformat(),
+                            prev_ts.isoformat())
+                now = prev_ts.astimezone(now.tzinfo)
+        draft = Entry(nr, now, self.register_id, cashier, kind, amount_in, amount_ex,
+                      canonical_json(payload), key_version=self.signer.key_version)
+        draft = Entry(**{**draft.__dict__, "trans_id": content_id(draft)})
+        signature = self.signer.sign(signature_string(prev_sig, draft, self.company_ident))
+        entry = Entry(**{**draft.__dict__, "signature": signature})
+        self.conn.execute(
+            f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (entry.nr, entry.ts.isoformat(), entry.register_id, entry.cashier, entry.kind,
+             entry.amount_in, entry.amount_ex, entry.payload, entry.trans_id, entry.signature,
+             entry.key_version),
+        )
+        return entry
+
+
+def entries(conn: sqlite3.Connection, after: int = 0, upto: int | None = None) -> Iterator[Entry]:
+    """Entries with nr > after (and <= upto), in number order."""
+    if upto is None:
+        cur = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE nr > ? ORDER BY nr", (after,))
+    else:
+        cur = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE nr > ? AND nr <= ? ORDER BY nr",
+                           (after, upto))
+    for row in cur:
+        yield _entry(row)
+
+
+def entry(conn: sqlite3.Connection, nr: int) -> Entry | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE nr = ?", (nr,)).fetchone()
+    return _entry(row) if row else None
+
+
+def last_nr(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COALESCE(MAX(nr), 0) FROM journal").fetchone()[0]
+
+
+def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:
+    """Check the whole chain in storage order (rowid), not trusting the numbers."""
+    certs = {v: pem.encode() for v, pem in
+             conn.execute("SELECT version, certificate FROM key_versions")}
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY rowid")
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+    return verify_chain((_entry(r) for r in rows), company_ident, Verifier(certs),
+                        expected_last=seq[0] if seq else None)
