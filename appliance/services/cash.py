@@ -27,21 +27,21 @@ def move_cash(till: Till, direction: str, amount: str, text: str, cashier_id: st
     text = (text or "").strip()
     if direction == "out" and not text:
         raise CashError("cash out needs a text (what the money is for)")
-    who = till.cashier(cashier_id, pin)
+    who_id = till.acting(cashier_id, pin)
     from .closing import x_figures  # the drawer's expected cash right now
     if direction == "out":
         in_drawer = x_figures(till).cash_expected
         if ore > in_drawer:
             raise CashError(f"only {format_dkk(in_drawer)} is expected in the drawer")
     with transaction(till.conn):
-        e = till.journal.append(MOVES[direction], who.id, {"amount": ore, "text": text}, ore, ore)
-        till.journal.append("drawer_open", who.id, {"reason": f"cash_{direction}",
+        e = till.journal.append(MOVES[direction], who_id, {"amount": ore, "text": text}, ore, ore)
+        till.journal.append("drawer_open", who_id, {"reason": f"cash_{direction}",
                                                    "ref": e.nr})
     return {"journal_nr": e.nr, "kind": MOVES[direction], "amount": ore, "text": text}
 
 
 def no_sale(till: Till, cashier_id: str, reason: str = "", pin: str | None = None) -> int:
-    who = till.cashier(cashier_id, pin)
+    who_id = till.acting(cashier_id, pin)
     with transaction(till.conn):
-        e = till.journal.append("drawer_open", who.id, {"reason": "no_sale", "text": reason})
+        e = till.journal.append("drawer_open", who_id, {"reason": "no_sale", "text": reason})
     return e.nr

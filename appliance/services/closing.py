@@ -75,7 +75,7 @@ def _json(till: Till, report: Report) -> dict:
 
 def x_report(till: Till, cashier_id: str = "system") -> dict:
     """An interim report; journalled whole, resets nothing."""
-    who = till.cashier(cashier_id).id if cashier_id != "system" else "system"
+    who = till.acting(cashier_id)
     report = x_figures(till)
     data = _json(till, report)
     with transaction(till.conn):
@@ -122,7 +122,7 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
         raise CloseError("amounts cannot be negative")
     if bank > counted:
         raise CloseError("cannot take more to the bank than was counted")
-    who = till.cashier(cashier_id).id if cashier_id != "system" else "system"
+    who = till.acting(cashier_id)
     with transaction(till.conn):
         ctx, after = _context(till, "Z", counted, counts, bank)
         if till.conn.execute("SELECT 1 FROM z_reports WHERE business_date = ?",

@@ -86,6 +86,8 @@ def set_account(till: Till, key: str, number: str | int, who: str = "system") ->
 def add_cashier(till: Till, cashier_id: str, name: str, role: str, pin: str,
                 who: str = "system") -> Cashier:
     try:
+        if cashier_id == "system":
+            raise ValueError("'system' is reserved for actions from the shell")
         c = Cashier(check_cashier_id(cashier_id), name.strip() or cashier_id, Role(role))
         pin_hash = hash_pin(pin)
     except ValueError as exc:

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ..domain.journal import SYSTEM
 from ..domain.roles import Cashier, PermissionDenied, check_pin, require_manager
 from ..store import settings
 from ..store.db import StoreError, connect
@@ -78,6 +79,12 @@ class Till:
                 self.journal.append("login_failed", who.id, {"reason": "wrong PIN"})
             raise AuthError(f"wrong PIN for {who.id}")
         return who
+
+    def acting(self, cashier_id: str | None, pin: str | None = None) -> str:
+        """Who to journal an action under: a cashier, or `system` for the installer's shell."""
+        if not cashier_id or cashier_id == SYSTEM:
+            return SYSTEM
+        return self.cashier(cashier_id, pin).id
 
     def manager(self, spec: dict | None, acting: Cashier, action: str) -> Cashier:
         """A manager's approval: {"id": .., "pin": ..}; a PIN is always required."""

@@ -1,0 +1,306 @@
+"""The `till` command: set-up, selling, cash, reports and journal checks from a shell.
+
+Global options go before the subcommand: `till --data DIR --json close-day --counted-cash 1234.50`.
+Errors print one English line on stderr (and {"error": ...} with --json) and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from .domain.catalog import CatalogError
+from .domain.money import MoneyError, format_dkk, format_kroner
+from .domain.roles import PermissionDenied
+from .services import cash, closing, selling, setup
+from .services.till import AuthError, Till, data_dir, open_till
+from .store import catalog, settings
+from .store.db import StoreError
+from .store.journal import verify
+
+EXIT_ERROR = 1
+EXIT_JOURNAL_BROKEN = 3
+KNOWN_ERRORS = (
+    CatalogError, setup.SetupError, selling.SaleError, cash.CashError, closing.CloseError,
+    StoreError, AuthError, PermissionDenied, MoneyError, FileNotFoundError, sqlite3.DatabaseError,
+    ValueError, PermissionError,
+)
+
+
+class CliError(Exception):
+    pass
+
+
+def _read_json(path: str) -> dict:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CliError(f"cannot read JSON from {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CliError("the JSON input must be an object")
+    return data
+
+
+def _shop(till: Till) -> dict[str, str]:
+    return settings.shop(till.conn)
+
+
+def cmd_init(args: argparse.Namespace) -> Any:
+    cert = Path(args.certificate).read_bytes() if args.certificate else None
+    key = Path(args.key).read_bytes() if args.key else None
+    with setup.init_shop(args.data, args.shop_name, args.cvr, args.address, args.register_id,
+                         certificate=cert, key=key) as till:
+        shop = _shop(till)
+    return {**shop, "data": str(args.data), "certificate": "oces" if cert else "self-signed"}
+
+
+def cmd_catalog(args: argparse.Namespace, till: Till) -> Any:
+    if args.action == "import":
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read {args.file}: {exc}") from exc
+        result = setup.import_catalog(till, text)
+        return {k: v for k, v in result.items() if k != "price_changes"}
+    return [{"sku": p.sku, "name": p.name, "price": format_kroner(p.price), "vat_rate": p.vat_rate,
+             "group": p.group, "barcodes": list(p.barcodes)} for p in catalog.all_products(till.conn)]
+
+
+def cmd_accounts(args: argparse.Namespace, till: Till) -> Any:
+    if args.action == "set":
+        setup.set_account(till, args.key, args.number)
+    return settings.accounts(till.conn)
+
+
+def cmd_cashier(args: argparse.Namespace, till: Till) -> Any:
+    if args.action == "add":
+        pin = args.pin or os.environ.get("TILLBOX_PIN")
+        if not pin:
+            raise CliError("a cashier needs a PIN (--pin or TILLBOX_PIN)")
+        setup.add_cashier(till, args.id, args.name or args.id, args.role, pin)
+    return [{"id": c.id, "name": c.name, "role": c.role.value}
+            for c in settings.cashiers(till.conn)]
+
+
+def cmd_sell(args: argparse.Namespace, till: Till) -> Any:
+    return selling.sell(till, _read_json(args.json_in))
+
+
+def cmd_return(args: argparse.Namespace, till: Till) -> Any:
+    return selling.refund(till, args.receipt, _read_json(args.json_in))
+
+
+def cmd_cash(args: argparse.Namespace, till: Till) -> Any:
+    result = cash.move_cash(till, args.direction, args.amount, args.text or "", args.cashier,
+                            args.pin)
+    return {**result, "amount": format_kroner(result["amount"])}
+
+
+def cmd_drawer(args: argparse.Namespace, till: Till) -> Any:
+    return {"journal_nr": cash.no_sale(till, args.cashier, args.reason or "", args.pin)}
+
+
+def cmd_report(args: argparse.Namespace, till: Till) -> Any:
+    return closing.x_report(till, args.cashier)
+
+
+def cmd_close_day(args: argparse.Namespace, till: Till) -> Any:
+    return closing.close_day(till, args.counted_cash, args.to_bank, args.denominations,
+                             args.cashier)
+
+
+def cmd_reports(args: argparse.Namespace, till: Till) -> Any:
+    if args.action == "list":
+        return closing.list_reports(till)
+    report, pdf = closing.get_report(till, args.z)
+    if args.pdf:
+        if pdf is None:
+            raise CliError("this report has no PDF")
+        Path(args.pdf).write_bytes(pdf)
+    return report
+
+
+def cmd_journal(args: argparse.Namespace, till: Till) -> Any:
+    result = verify(till.conn, settings.get_meta(till.conn, "cvr") or "")
+    out = {"ok": result.ok, "entries": result.entries, "first_bad": result.first_bad,
+           "problem": result.problem}
+    if not result.ok:
+        raise JournalBroken(out)
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> Any:
+    from .services.demo import run_demo
+    return run_demo(args.data, args.days, seed=args.seed)
+
+
+class JournalBroken(Exception):
+    def __init__(self, result: dict):
+        self.result = result
+        super().__init__(f"journal broken at entry {result['first_bad']}: {result['problem']}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="till", description="Tillbox till")
+    p.add_argument("--data", help="data folder (default $TILLBOX_DATA, else /var/lib/tillbox)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="set up a new till")
+    s.add_argument("--shop-name", required=True)
+    s.add_argument("--cvr", required=True)
+    s.add_argument("--address", required=True)
+    s.add_argument("--register-id", default="1")
+    s.add_argument("--certificate", help="OCES certificate (PEM) instead of a self-signed one")
+    s.add_argument("--key", help="the OCES certificate's private key (PEM)")
+
+    s = sub.add_parser("catalog", help="products")
+    cs = s.add_subparsers(dest="action", required=True)
+    cs.add_parser("import").add_argument("file")
+    cs.add_parser("list")
+
+    s = sub.add_parser("accounts", help="account mapping")
+    acs = s.add_subparsers(dest="action", required=True)
+    a = acs.add_parser("set")
+    a.add_argument("key")
+    a.add_argument("number")
+    acs.add_parser("show")
+
+    s = sub.add_parser("cashier", help="cashiers and managers")
+    cas = s.add_subparsers(dest="action", required=True)
+    a = cas.add_parser("add")
+    a.add_argument("id")
+    a.add_argument("--name")
+    a.add_argument("--role", choices=("cashier", "manager"), default="cashier")
+    a.add_argument("--pin", help="4-6 digits (or TILLBOX_PIN)")
+    cas.add_parser("list")
+
+    sub.add_parser("sell", help="complete a sale").add_argument("--json-in", required=True)
+    s = sub.add_parser("return", help="return against a receipt (or, without one, a free return)")
+    s.add_argument("--receipt", type=int)
+    s.add_argument("--json-in", required=True)
+
+    s = sub.add_parser("cash", help="opening float, cash in, cash out to bank")
+    s.add_argument("direction", choices=("in", "out", "float"))
+    s.add_argument("--amount", required=True)
+    s.add_argument("--text", default="")
+    s.add_argument("--cashier", default="system")
+    s.add_argument("--pin")
+
+    s = sub.add_parser("drawer", help="open the drawer without a sale")
+    s.add_argument("action", choices=("open",))
+    s.add_argument("--reason", default="")
+    s.add_argument("--cashier", default="system")
+    s.add_argument("--pin")
+
+    s = sub.add_parser("report", help="X report (does not close the day)")
+    s.add_argument("kind", choices=("x",))
+    s.add_argument("--cashier", default="system")
+
+    s = sub.add_parser("close-day", help="Z report: count the cash and close the day")
+    s.add_argument("--counted-cash")
+    s.add_argument("--denominations", help="e.g. 500:2,200:1,20:3,0.50:4")
+    s.add_argument("--to-bank")
+    s.add_argument("--cashier", default="system")
+
+    s = sub.add_parser("reports", help="closed days")
+    rs = s.add_subparsers(dest="action", required=True)
+    rs.add_parser("list")
+    a = rs.add_parser("show")
+    a.add_argument("--z", type=int, help="Z number (default: the last)")
+    a.add_argument("--last", action="store_true")
+    a.add_argument("--pdf", help="also write the report's PDF here")
+
+    s = sub.add_parser("journal", help="the signed journal")
+    s.add_argument("action", choices=("verify",))
+
+    s = sub.add_parser("demo", help="fill a data folder with a believable shop and close each day")
+    s.add_argument("--days", type=int, default=1)
+    s.add_argument("--seed", type=int, default=1)
+    return p
+
+
+TILL_COMMANDS = {
+    "catalog": cmd_catalog, "accounts": cmd_accounts, "cashier": cmd_cashier, "sell": cmd_sell,
+    "return": cmd_return, "cash": cmd_cash, "drawer": cmd_drawer, "report": cmd_report,
+    "close-day": cmd_close_day, "reports": cmd_reports, "journal": cmd_journal,
+}
+
+
+def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
+    """Plain output for a person at the shell."""
+    if args.command in ("sell", "return") and shop:
+        from .render.receipt_text import render_receipt_text
+        return render_receipt_text(result, shop)
+    if (args.command in ("report", "close-day", "demo") or
+            (args.command == "reports" and args.action == "show")) and shop:
+        from .render.report_text import render_report_text
+        return render_report_text(result if args.command != "demo" else result["last_z"], shop)
+    if args.command == "reports" and args.action == "list":
+        rows = [f"Z {r['z_number']:>5}  {r['business_date']}  {format_dkk(_ore(r['net_sales'])):>16}  "
+                f"overført: {r['transferred_at'] or '-'}" for r in result]
+        return "\n".join(rows) or "no closed days yet"
+    if args.command == "journal":
+        return f"journal OK: {result['entries']} entries, chain and signatures verified"
+    if isinstance(result, list):
+        return "\n".join(json.dumps(r, ensure_ascii=False) for r in result)
+    if isinstance(result, dict):
+        return "\n".join(f"{k}: {v}" for k, v in result.items())
+    return str(result)
+
+
+def _ore(text: str) -> int:
+    from .domain.money import parse_kroner
+    return parse_kroner(text)
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    args.data = data_dir(args.data)
+    shop = None
+    try:
+        if args.command == "init":
+            result = cmd_init(args)
+        elif args.command == "demo":
+            result = cmd_demo(args)
+            with open_till(args.data) as till:
+                shop = _shop(till)
+        else:
+            with open_till(args.data) as till:
+                result = TILL_COMMANDS[args.command](args, till)
+                shop = _shop(till)
+    except JournalBroken as exc:
+        _fail(args, str(exc), exc.result)
+        return EXIT_JOURNAL_BROKEN
+    except (CliError, *KNOWN_ERRORS) as exc:
+        _fail(args, str(exc))
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(human(args, result, shop))
+    return 0
+
+
+def _fail(args: argparse.Namespace, message: str, extra: dict | None = None) -> None:
+    logging.getLogger("till").info("event=cli_error command=%s", args.command)
+    if args.json:
+        print(json.dumps({"error": message, **(extra or {})}, ensure_ascii=False))
+    print(f"till: error: {message}", file=sys.stderr)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("TILLBOX_LOG", "WARNING").upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

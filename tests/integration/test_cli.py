@@ -1,0 +1,203 @@
+"""The `till` command as other tools use it: exact names, JSON output, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import ACCOUNTS, CATALOG
+
+KEYS = ("period_start", "period_end", "gross_sales", "returns", "vat", "payments", "cash_float",
+        "cash_expected", "cash_counted", "cash_difference", "rounding_total", "cash_in", "cash_out",
+        "grand_total_sales", "grand_total_returns", "posting_plan")
+
+
+def till(data: Path, *args: str, stdin: str | None = None, json_out: bool = True,
+         clock: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TILLBOX_DATA": ""}
+    if clock:
+        env["TILLBOX_CLOCK"] = clock
+    cmd = [sys.executable, "-m", "appliance.cli", "--data", str(data), *(["--json"] if json_out else []), *args]
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+
+def ok(proc: subprocess.CompletedProcess) -> object:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("cli") / "shop"
+    ok(till(data, "init", "--shop-name", "Købmand Hansen", "--cvr", "12345678",
+            "--address", "Hovedgaden 1, 4000 Roskilde", "--register-id", "K1"))
+    csv = data.parent / "catalog.csv"
+    csv.write_text(CATALOG, encoding="utf-8")
+    assert ok(till(data, "catalog", "import", str(csv)))["added"] == 8
+    for key, number in ACCOUNTS.items():
+        ok(till(data, "accounts", "set", key, str(number)))
+    ok(till(data, "cashier", "add", "anna", "--name", "Anna", "--pin", "1234"))
+    ok(till(data, "cashier", "add", "bo", "--name", "Bo", "--role", "manager", "--pin", "9999"))
+    return data
+
+
+def test_init_twice_refused(shop: Path) -> None:
+    proc = till(shop, "init", "--shop-name", "X", "--cvr", "12345678", "--address", "Y")
+    assert proc.returncode != 0 and "already" in proc.stderr
+
+
+def test_catalog_list_and_accounts_show(shop: Path) -> None:
+    products = ok(till(shop, "catalog", "list"))
+    assert {p["sku"] for p in products} >= {"MILK", "PAPER"}
+    milk = next(p for p in products if p["sku"] == "MILK")
+    assert milk["price"] == "12.95" and milk["vat_rate"] == 25
+    assert ok(till(shop, "accounts", "show"))["payment:card"] == 55100
+
+
+def test_broken_csv_imports_nothing_and_names_the_line(shop: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(CATALOG.replace("Rugbrød,22.00", "Rugbrød,22.001"), encoding="utf-8")
+    bad_new = tmp_path / "bad2.csv"
+    bad_new.write_text("sku,barcode,name,price,vat_rate,group\nNEW1,,Ny vare,5.00,25,G\nNEW2,,Ny,x,25,G\n")
+    before = len(ok(till(shop, "catalog", "list")))
+    for path, line in ((bad, "line 4"), (bad_new, "line 3")):
+        proc = till(shop, "catalog", "import", str(path))
+        assert proc.returncode == 1 and line in proc.stderr
+    assert len(ok(till(shop, "catalog", "list"))) == before
+
+
+def test_invalid_account_refused(shop: Path) -> None:
+    for key, number in (("cash", "abc"), ("cash", "-5"), ("nonsense", "1000"), ("payment:bitcoin", "1")):
+        proc = till(shop, "accounts", "set", key, number)
+        assert proc.returncode == 1, (key, number)
+        assert json.loads(proc.stdout)["error"]
+
+
+def test_sell_return_and_close_day(tmp_path: Path, shop: Path) -> None:
+    data = tmp_path / "day"
+    ok(till(data, "init", "--shop-name", "Butik", "--cvr", "87654321", "--address", "Vej 1"))
+    csv = tmp_path / "c.csv"
+    csv.write_text(CATALOG, encoding="utf-8")
+    ok(till(data, "catalog", "import", str(csv)))
+    for key, number in ACCOUNTS.items():
+        ok(till(data, "accounts", "set", key, str(number)))
+    ok(till(data, "cashier", "add", "anna", "--pin", "1234"))
+    ok(till(data, "cash", "float", "--amount", "500.00", "--text", "Start"))
+    sale = ok(till(data, "sell", "--json-in", "-", stdin=json.dumps({
+        "cashier": "anna", "lines": [{"barcode": "5701234567899", "qty": 1}, {"sku": "BREAD", "qty": 2}],
+        "discount": {"percent": 10},
+        "payments": [{"type": "cash", "amount": "100.00"}, {"type": "card", "amount": "20.00"}]})))
+    for key in ("receipt_number", "lines", "vat", "total", "rounding", "change", "payments"):
+        assert key in sale
+    assert sale["total"] == "51.25"  # 56.95 less 10 % (5.695 -> 5.70)
+    assert sale["rounding"] == "0.25" and sale["change"] == "68.50"  # 31.25 cash due -> 31.50
+    assert sale["payments"] == [{"type": "card", "amount": "20.00"}, {"type": "cash", "amount": "31.50"}]
+    req = tmp_path / "ret.json"
+    req.write_text(json.dumps({"cashier": "anna", "lines": [{"sku": "BREAD", "qty": 1}]}))
+    ret = ok(till(data, "return", "--receipt", str(sale["receipt_number"]), "--json-in", str(req)))
+    assert ret["total"] == "-19.80" and ret["original_receipt"] == 1
+    assert ret["payments"] == [{"type": "card", "amount": "-19.80"}]  # back to the card first
+    too_many = till(data, "return", "--receipt", "1", "--json-in", "-",
+                    stdin=json.dumps({"cashier": "anna", "lines": [{"sku": "BREAD", "qty": 5}]}))
+    assert too_many.returncode == 1 and "left" in too_many.stderr
+    ok(till(data, "cash", "in", "--amount", "100.00", "--text", "Veksel"))
+    ok(till(data, "cash", "out", "--amount", "50.00", "--text", "Til bank"))
+    x = ok(till(data, "report", "x"))
+    for key in KEYS:
+        assert key in x, key
+    z = ok(till(data, "close-day", "--counted-cash", "581.00", "--to-bank", "400.00"))
+    for key in ("z_number", *KEYS):
+        assert key in z, key
+    assert z["z_number"] == 1 and z["cash_expected"] == "581.50" and z["cash_difference"] == "-0.50"
+    assert z["cash_float"] == "500.00" and z["cash_in"] == "100.00" and z["cash_out"] == "50.00"
+    assert z["gross_sales"] == "51.25" and z["returns"] == "19.80"
+    assert isinstance(z["posting_plan"], list) and z["posting_plan"][0]["amount"] == "-31.45"
+    again = till(data, "close-day", "--counted-cash", "561.00")
+    assert again.returncode == 1 and "already closed" in again.stderr
+    listing = ok(till(data, "reports", "list"))
+    assert listing[0]["z_number"] == 1 and listing[0]["transferred_at"] is None
+    pdf = tmp_path / "z.pdf"
+    shown = ok(till(data, "reports", "show", "--last", "--pdf", str(pdf)))
+    assert shown == z and pdf.read_bytes().startswith(b"%PDF")
+    assert ok(till(data, "journal", "verify"))["ok"] is True
+
+
+@pytest.mark.parametrize("body,needle", [
+    ({"cashier": "anna", "lines": [{"barcode": "5709999999993"}], "payments": [{"type": "cash", "amount": "9"}]},
+     "unknown barcode"),
+    ({"cashier": "anna", "lines": [{"barcode": "5701234567890"}], "payments": [{"type": "cash", "amount": "9"}]},
+     "check digit"),
+    ({"cashier": "anna", "lines": [{"sku": "MILK", "qty": 0}], "payments": [{"type": "cash", "amount": "9"}]},
+     "quantity"),
+    ({"cashier": "anna", "lines": [{"sku": "MILK", "qty": 5000}], "payments": [{"type": "cash", "amount": "9"}]},
+     "quantity"),
+    ({"cashier": "anna", "lines": [{"sku": "MILK"}], "payments": [{"type": "cash", "amount": "5.00"}]},
+     "underpaid"),
+    ({"cashier": "anna", "lines": [{"sku": "MILK"}], "payments": [{"type": "cash", "amount": "12.999"}]},
+     "two decimals"),
+    ({"cashier": "anna", "pin": "0000", "lines": [{"sku": "MILK"}], "payments": [{"type": "card", "amount": "12.95"}]},
+     "wrong PIN"),
+])
+def test_bad_sales_exit_non_zero_and_write_no_sale(shop: Path, body: dict, needle: str) -> None:
+    before = _receipts(shop)
+    proc = till(shop, "sell", "--json-in", "-", stdin=json.dumps(body))
+    assert proc.returncode == 1 and needle in proc.stderr
+    assert needle in json.loads(proc.stdout)["error"]
+    assert _receipts(shop) == before
+
+
+def test_garbage_json_input(shop: Path) -> None:
+    proc = till(shop, "sell", "--json-in", "-", stdin="{not json")
+    assert proc.returncode == 1 and "cannot read JSON" in proc.stderr
+
+
+def _receipts(data: Path) -> int:
+    with sqlite3.connect(data / "till.db") as conn:
+        return conn.execute("SELECT COUNT(*) FROM receipts").fetchone()[0]
+
+
+def test_missing_and_corrupt_database(tmp_path: Path) -> None:
+    proc = till(tmp_path / "none", "report", "x")
+    assert proc.returncode == 1 and "till init" in proc.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "till.db").write_bytes(os.urandom(8192))
+    proc = till(bad, "report", "x")
+    assert proc.returncode == 1 and "corrupt" in proc.stderr
+
+
+def test_journal_verify_fails_on_tampering(tmp_path: Path, shop: Path) -> None:
+    import shutil
+    copy = tmp_path / "tampered"
+    shutil.copytree(shop, copy)
+    with sqlite3.connect(copy / "till.db") as conn:
+        conn.execute("DROP TRIGGER journal_no_update")
+        conn.execute("UPDATE journal SET payload = replace(payload, 'Hovedgaden', 'Bivejen') WHERE nr = 1")
+    proc = till(copy, "journal", "verify")
+    assert proc.returncode == 3
+    out = json.loads(proc.stdout)
+    assert out["ok"] is False and out["first_bad"] == 1
+    human = till(copy, "journal", "verify", json_out=False)
+    assert human.returncode == 3 and "entry 1" in human.stderr
+
+
+def test_demo_fills_a_believable_shop(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    result = ok(till(data, "demo", "--days", "2"))
+    assert result["z_numbers"] == [1, 2]
+    products = ok(till(data, "catalog", "list"))
+    assert len(products) >= 300 and len({p["group"] for p in products}) >= 8
+    z = ok(till(data, "reports", "show", "--z", "2"))
+    assert {"cash", "card", "mobilepay", "manual_card", "gift_voucher"} <= set(z["payments"]) or \
+        {"cash", "card", "mobilepay"} <= set(z["payments"])
+    assert z["returns"] != "0.00" and z["to_bank"] != "0.00"
+    z1 = ok(till(data, "reports", "show", "--z", "1"))
+    from appliance.domain.money import parse_kroner as p
+    assert p(z["grand_total_sales"]) == p(z1["grand_total_sales"]) + p(z["gross_sales"])
+    assert ok(till(data, "journal", "verify"))["ok"] is True
