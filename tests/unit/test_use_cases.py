@@ -133,7 +133,7 @@ def test_training_sales_are_kept_apart(till, clock) -> None:
 
 def test_cash_out_cannot_exceed_drawer_and_needs_text(till) -> None:
     move_cash(till, "float", "500.00", "", "bo")
-    with pytest.raises(CashError, match="only 500,00 kr."):
+    with pytest.raises(CashError, match=r"only 500,00 kr\."):
         move_cash(till, "out", "600.00", "bank", "bo")
     with pytest.raises(CashError, match="text"):
         move_cash(till, "out", "100.00", "", "bo")
