@@ -299,7 +299,11 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("TILLBOX_LOG", "WARNING").upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    sys.exit(run(sys.argv[1:]))
+    try:
+        sys.exit(run(sys.argv[1:]))
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -81,18 +81,18 @@ def wrap(text: str, width: int) -> list[str]:
 
 def row(label: str, value: str, width: int, indent: int = 0) -> list[str]:
     """`label ... value` with the value right-aligned. A long label wraps (continuation indented
-    two more) with the value on its first line; if there is no room beside it, below."""
+    two more) and the value ends its last line; if there is no room beside it, it goes below."""
     pad = " " * indent
     value = value[:width]
-    room = width - indent - len(value) - 1
+    room = width - indent - len(value) - 2
     if room < 8:
         return [pad + line for line in wrap(label, width - indent)] + [value.rjust(width)]
     head, *rest = wrap(label, room)
-    lines = [(pad + head).ljust(width - len(value)) + value]
+    lines = [pad + head]
     if rest:
-        cont = pad + "  "
-        lines += [cont + line for line in wrap(" ".join(rest), width - len(cont))]
-    return lines
+        lines += [pad + "  " + line for line in wrap(" ".join(rest), room - 2)]
+    lines[-1] = lines[-1].ljust(width - len(value)) + value
+    return [line.rstrip() for line in lines]
 
 
 def check_width(width: int) -> int:

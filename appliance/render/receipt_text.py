@@ -1,0 +1,95 @@
+"""A sale or return receipt as receipt-printer text, from the sale JSON the till hands out.
+
+The amount column adds up: each line shows its price before discount and the discount below it,
+so the customer can follow the sum to I ALT."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .formatting import center, check_width, dk_datetime, dkk, kr, ore, payment_name, row, wrap
+
+
+def _weight(grams: int) -> str:
+    return f"{grams // 1000},{grams % 1000:03d} kg"
+
+
+def _line(ln: Mapping, width: int) -> list[str]:
+    total, discount = ore(ln.get("total")), ore(ln.get("discount") or "0.00")
+    out = row(str(ln.get("name", "")), dkk(total + discount), width)
+    qty = ln.get("qty", 1)
+    if ln.get("weight_g") is not None:
+        out += row(f"{_weight(int(ln['weight_g']))} x {kr(ln.get('unit_price'))}", "", width, 2)
+    elif qty != 1:
+        out += row(f"{qty} x {kr(ln.get('unit_price'))}", "", width, 2)
+    if discount:
+        out += row("Rabat", dkk(-discount), width, 2)
+    return out
+
+
+def _tender(p: Mapping) -> str:
+    name = payment_name(str(p.get("type", "")))
+    brand = p.get("brand")
+    if not brand:
+        return name
+    return f"{name[:-1]}, {brand})" if name.endswith(")") else f"{name} ({brand})"
+
+
+def _payments(sale: Mapping, width: int) -> list[str]:
+    """Cash shows what was handed over (taken plus change), so Retur follows from it."""
+    payments = list(sale.get("payments") or [])
+    change = ore(sale.get("change") or "0.00")
+    last_cash = max((i for i, p in enumerate(payments) if p.get("type") == "cash"), default=None)
+    out: list[str] = []
+    for i, p in enumerate(payments):
+        amount = ore(p.get("amount")) + (change if i == last_cash else 0)
+        out += row(_tender(p), dkk(amount), width)
+    if change:
+        out += row("Retur", dkk(change), width)
+    return out
+
+
+def _vat(sale: Mapping, width: int) -> list[str]:
+    out: list[str] = []
+    for rate, v in sorted((sale.get("vat") or {}).items(), key=lambda kv: -int(kv[0])):
+        if int(rate):
+            out += row(f"Heraf moms {rate} %:", kr(v.get("vat")), width)
+        elif ore(v.get("gross")):
+            out += row("Heraf momsfrit:", kr(v.get("gross")), width)
+    return out
+
+
+def render_receipt_text(sale: dict, shop: dict, width: int = 42, copy: bool = False) -> str:
+    """The customer's receipt; `copy` marks a reprint. No line is wider than `width`."""
+    check_width(width)
+    markers = (["*** KOPI ***"] if copy else []) + (["*** TRÆNING ***"] if sale.get("training") else [])
+    marks = [line for m in markers for line in center(m, width)]
+    lines = [*marks]
+    if sale.get("training"):
+        lines += center("Ikke en gyldig kvittering", width)
+    for text in (shop.get("shop_name"), shop.get("address"),
+                 f"CVR: {shop['cvr']}" if shop.get("cvr") else None):
+        if text:
+            lines += center(str(text), width)
+    lines.append("=" * width)
+    lines += row(dk_datetime(sale.get("time")), f"Bon nr. {sale.get('receipt_number')}", width)
+    is_return = sale.get("kind") == "return"
+    if is_return:
+        lines += center("RETUR", width)
+        if sale.get("original_receipt") is not None:
+            lines += wrap(f"Retur af bon nr. {sale['original_receipt']}", width)
+    lines.append("-" * width)
+    for ln in sale.get("lines") or []:
+        lines += _line(ln, width)
+    total, rounding = ore(sale.get("total")), ore(sale.get("rounding") or "0.00")
+    lines += ["-" * width, *row("I ALT", dkk(total), width)]
+    if rounding:
+        lines += row("Øreafrunding", dkk(rounding), width)
+        lines += row("Udbetales" if is_return else "At betale", dkk(total + rounding), width)
+    lines += ["", *_payments(sale, width), "", *_vat(sale, width), "-" * width]
+    lines += wrap(f"Ekspedient: {sale.get('cashier', '')}", width)
+    register = shop.get("register_id")
+    lines += row(f"Kasse: {register}" if register else "", f"Journal nr. {sale.get('journal_nr', '')}", width)
+    if marks:
+        lines += ["", *marks]
+    return "\n".join(lines) + "\n"
