@@ -1,0 +1,22 @@
+"""`python -m bench` (`make bench`): every benchmark in order, then one summary table. Misses are
+printed, never turned into a failing exit status."""
+
+from __future__ import annotations
+
+import time
+
+from . import lookup, sale, zreport
+from .common import Row, print_summary, say
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    rows: list[Row] = []
+    for bench in (sale, zreport, lookup):
+        rows += bench.run()
+        say()
+    print_summary(rows, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()
