@@ -39,12 +39,14 @@ BLOCK_SIZE = 25  # 600 measured iterations of each
 TRACED = 300
 SIGN_RUNS = 500
 TARGET_RATIO = 3.0
+ROLLBACK_RUNS = 200
 
 
-def baseline_db(path: Path) -> sqlite3.Connection:
-    """A fresh DB with the till's durability settings and nothing else."""
+def baseline_db(path: Path, mode: str = "WAL") -> sqlite3.Connection:
+    """A fresh DB with the till's durability settings and nothing else (mode DELETE: SQLite's
+    default rollback journal, for the second, looser reading of "bare SQLite")."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA journal_mode = {mode}")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("CREATE TABLE bare (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
     return conn
@@ -139,6 +141,20 @@ def run() -> list[Row]:
             ok = check("ratio of medians (sale / baseline)", ratio, TARGET_RATIO, "x")
             say(f"  (against the fresh-file baseline instead: {sale_s.median_ns / fresh_s.median_ns:.2f}x, "
                 "for information only)")
+            rollback = baseline_db(tmp / "rollback.db", "DELETE")
+            rb_ns: list[int] = []
+            sale2_ns: list[int] = []
+            extra = [sale_request(rng, items, 2, card=i % 2 == 0) for i in range(ROLLBACK_RUNS)]
+            for i in range(ROLLBACK_RUNS):
+                rb_ns.append(baseline_once(rollback, payloads[i % len(payloads)]))
+                sale2_ns.append(sale_once(till, extra[i]))
+            rollback.close()
+            rb_s, sale2_s = Stats.of(rb_ns), Stats.of(sale2_ns)
+            say(rb_s.line("baseline: SQLite default rollback journal"))
+            say(sale2_s.line("sale, interleaved with that baseline"))
+            rb_ratio = sale2_s.median_ns / rb_s.median_ns
+            say(f"  ratio vs default rollback-journal baseline: {rb_ratio:.2f}x (the WAL baseline above is "
+                "the strict reading and the one the target is judged on)")
 
             say("  breakdown:")
             signer = till.journal.signer
@@ -168,6 +184,8 @@ def run() -> list[Row]:
         Row("sale", "baseline insert+commit median", f"{base_s.median_ms:.3f} ms"),
         Row("sale", "baseline, fresh WAL (first 1000)", f"{fresh_s.median_ms:.3f} ms"),
         Row("sale", "sale / baseline (medians)", f"{ratio:.2f}x", f"<= {TARGET_RATIO:g}x", ok),
+        Row("sale", "sale / rollback-journal baseline", f"{rb_ratio:.2f}x"),
+        Row("sale", "floor: (baseline + signature) / baseline", f"{floor:.2f}x"),
         Row("sale", "Signer.sign median", f"{sign_s.median_ms:.3f} ms"),
         Row("sale", "COMMIT + reply median", f"{commit_s.median_ms:.3f} ms"),
     ]

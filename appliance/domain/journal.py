@@ -78,11 +78,10 @@ class Entry:
 
 def content_id(e: Entry) -> str:
     """transID: the entry number and a hash over everything the entry holds."""
-    body = canonical_json([
-        e.nr, e.ts.isoformat(), e.register_id, e.cashier, e.kind, e.trans_type,
-        e.amount_in, e.amount_ex, e.payload,
-    ])
-    return f"{e.nr}-{hashlib.sha256(body.encode()).hexdigest()[:24]}"
+    head = "\x1f".join((str(e.nr), e.ts.isoformat(), e.register_id, e.cashier, e.kind, e.trans_type,
+                        str(e.amount_in), str(e.amount_ex)))
+    digest = hashlib.sha256(head.encode() + b"\x1e" + e.payload.encode()).hexdigest()
+    return f"{e.nr}-{digest[:24]}"
 
 
 def signature_string(prev_signature: str, e: Entry, company_ident: str) -> str:

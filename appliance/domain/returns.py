@@ -78,22 +78,22 @@ def return_lines(original: dict, earlier_returns: list[dict], wanted: list[dict]
 def default_refund_tenders(original: dict, earlier_returns: list[dict], amount: int) -> list[Payment]:
     """Back to the original tenders: non-cash first, up to what each still has to give back;
     whatever remains goes out in cash."""
-    left = amount
     refunded: dict[tuple[str, str | None], int] = {}
     for rec in earlier_returns:
         for p in rec["payments"]:
             key = (p["type"], p.get("brand"))
             refunded[key] = refunded.get(key, 0) - p["amount"]
-    tenders: list[Payment] = []
+    paid: dict[tuple[str, str | None], int] = {}
     for p in original["payments"]:
-        if p["type"] == PaymentType.CASH.value or left == 0:
-            continue
-        key = (p["type"], p.get("brand"))
-        room = p["amount"] - refunded.get(key, 0)
-        take = min(room, left)
+        if p["type"] != PaymentType.CASH.value:
+            key = (p["type"], p.get("brand"))
+            paid[key] = paid.get(key, 0) + p["amount"]
+    left = amount
+    tenders: list[Payment] = []
+    for (ptype, brand), total in paid.items():
+        take = min(total - refunded.get((ptype, brand), 0), left)
         if take > 0:
-            tenders.append(Payment(PaymentType(p["type"]), take, p.get("brand")))
-            refunded[key] = refunded.get(key, 0) + take
+            tenders.append(Payment(PaymentType(ptype), take, brand))
             left -= take
     if left:
         tenders.append(Payment(PaymentType.CASH, left))

@@ -140,17 +140,25 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
                                 bank, bank)
         e = till.journal.append("z_report", who, data, report.net_sales,
                                 report.net_sales - sum(v["vat"] for v in report.vat.values()))
-        pdf = None
-        if render_pdf:
-            from ..render.z_pdf import render_z_pdf
-            pdf = render_z_pdf(data, settings.shop(till.conn))
         till.conn.execute(
             "INSERT INTO z_reports (z_number, journal_nr, business_date, period_start, "
-            "period_end, last_nr, pdf) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr, pdf))
+            "period_end, last_nr) VALUES (?, ?, ?, ?, ?, ?)",
+            (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr))
+    if render_pdf:  # after the commit: the write lock is not held while fpdf loads and draws
+        store_pdf(till, ctx.number, data)
     log.info("event=z_closed z=%d date=%s entries=%s..%s", ctx.number, ctx.business_date,
              report.first_nr, report.last_nr)
     return data
+
+
+def store_pdf(till: Till, z_number: int, data: dict) -> bytes:
+    """The Z's voucher PDF, kept beside its index row (not in the journal, which holds the data)."""
+    from ..render.z_pdf import render_z_pdf
+    pdf = render_z_pdf(data, settings.shop(till.conn))
+    with transaction(till.conn):
+        till.conn.execute("UPDATE z_reports SET pdf = ? WHERE z_number = ? AND pdf IS NULL",
+                          (pdf, z_number))
+    return pdf
 
 
 def list_reports(till: Till) -> list[dict]:
@@ -165,13 +173,15 @@ def list_reports(till: Till) -> list[dict]:
     return out
 
 
-def get_report(till: Till, z_number: int | None = None) -> tuple[dict, bytes | None]:
+def get_report(till: Till, z_number: int | None = None) -> tuple[dict, bytes]:
+    """A closed day's report and its PDF; a PDF lost to a crash right after the close is drawn again."""
     if z_number is None:
         row = till.conn.execute(
-            "SELECT journal_nr, pdf FROM z_reports ORDER BY z_number DESC LIMIT 1").fetchone()
+            "SELECT z_number, journal_nr, pdf FROM z_reports ORDER BY z_number DESC LIMIT 1").fetchone()
     else:
-        row = till.conn.execute("SELECT journal_nr, pdf FROM z_reports WHERE z_number = ?",
+        row = till.conn.execute("SELECT z_number, journal_nr, pdf FROM z_reports WHERE z_number = ?",
                                 (z_number,)).fetchone()
     if row is None:
         raise CloseError("no such Z report" if z_number else "no day has been closed yet")
-    return json.loads(entry(till.conn, row[0]).payload), row[1]  # type: ignore[union-attr]
+    data = json.loads(entry(till.conn, row[1]).payload)  # type: ignore[union-attr]
+    return data, row[2] if row[2] is not None else store_pdf(till, row[0], data)

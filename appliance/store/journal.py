@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from ..domain.journal import (
@@ -56,11 +57,11 @@ class Journal:
                 log.warning("event=clock_behind_journal now=%s last=%s", now.isoformat(),
                             prev_ts.isoformat())
                 now = prev_ts.astimezone(now.tzinfo)
-        draft = Entry(nr, now, self.register_id, cashier, kind, amount_in, amount_ex,
+        entry = Entry(nr, now, self.register_id, cashier, kind, amount_in, amount_ex,
                       canonical_json(payload), key_version=self.signer.key_version)
-        draft = Entry(**{**draft.__dict__, "trans_id": content_id(draft)})
-        signature = self.signer.sign(signature_string(prev_sig, draft, self.company_ident))
-        entry = Entry(**{**draft.__dict__, "signature": signature})
+        entry = replace(entry, trans_id=content_id(entry))
+        entry = replace(entry, signature=self.signer.sign(
+            signature_string(prev_sig, entry, self.company_ident)))
         self.conn.execute(
             f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (entry.nr, entry.ts.isoformat(), entry.register_id, entry.cashier, entry.kind,

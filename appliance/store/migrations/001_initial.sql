@@ -38,13 +38,14 @@ CREATE TABLE key_versions (
 
 CREATE TABLE receipts (
     receipt_number   INTEGER PRIMARY KEY,
-    journal_nr       INTEGER NOT NULL UNIQUE REFERENCES journal(nr),
+    journal_nr       INTEGER NOT NULL REFERENCES journal(nr),
     kind             TEXT    NOT NULL,   -- sale | return
     original_receipt INTEGER REFERENCES receipts(receipt_number),
     training         INTEGER NOT NULL DEFAULT 0,
     total            INTEGER NOT NULL
 );
-CREATE INDEX receipts_by_original ON receipts(original_receipt);
+-- partial: a sale touches no index page, only a return does
+CREATE INDEX receipts_by_original ON receipts(original_receipt) WHERE original_receipt IS NOT NULL;
 
 CREATE TABLE z_reports (
     z_number      INTEGER PRIMARY KEY,
