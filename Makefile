@@ -18,7 +18,6 @@ venv: $(STAMP)
 run: $(STAMP)
 	rm -rf $(DEMO_DATA)
 	$(BIN)/till --data $(DEMO_DATA) demo --days 1
-	$(BIN)/till --data $(DEMO_DATA) reports show --last
 
 test: $(STAMP)
 	$(BIN)/ruff check appliance drivers tests bench
