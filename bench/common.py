@@ -12,14 +12,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from appliance.domain.barcodes import gtin_check_digit, make_price_code
 from appliance.domain.money import format_kroner
 from appliance.services.setup import add_cashier, import_catalog, init_shop
-from appliance.services.till import Till
+from appliance.services.till import ManualClock, Till
 
 TZ = ZoneInfo("Europe/Copenhagen")
 OUT = Path(__file__).resolve().parent / "out"
@@ -119,19 +118,6 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
             pass
 
 
-class Clock:
-    """A clock the benchmark moves by hand, so a year of business days passes in seconds."""
-
-    def __init__(self, at: datetime):
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
-
-
 # --- catalog and requests ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -191,7 +177,7 @@ def sale_request(rng: random.Random, items: Sequence[Item], n_lines: int, *, car
     return {"cashier": cashier, "lines": lines, "payments": [payment]}
 
 
-def new_shop(data: Path, items: Sequence[Item], clock: Clock | None = None) -> Till:
+def new_shop(data: Path, items: Sequence[Item], clock: ManualClock | None = None) -> Till:
     """A till as a shop has it after set-up: key, catalog, one cashier."""
     till = init_shop(data, "Bench Købmand", "12345678", "Benchvej 1, 8000 Aarhus C", clock=clock)
     import_catalog(till, catalog_csv(items))

@@ -26,11 +26,10 @@ from pathlib import Path
 from appliance.domain.money import format_kroner, parse_kroner
 from appliance.services.closing import close_day, x_report
 from appliance.services.selling import sell
-from appliance.services.till import Till, open_till
+from appliance.services.till import ManualClock, Till, open_till
 
 from .common import (
     TZ,
-    Clock,
     Item,
     Row,
     Stats,
@@ -72,13 +71,13 @@ def at(day: date, when: clock_time) -> datetime:
     return datetime.combine(day, when, TZ)
 
 
-def trade(till: Till, clock: Clock, day: date, requests: Sequence[dict]) -> int:
+def trade(till: Till, clock: ManualClock, day: date, requests: Sequence[dict]) -> int:
     """Sell the requests spread over opening hours; returns the cash taken."""
-    clock.at = at(day, OPEN)
+    clock.now = at(day, OPEN)
     step = 12 * 3600 / len(requests)
     cash = 0
     for request in requests:
-        clock.advance(step)
+        clock.advance(seconds=step)
         reply = sell(till, request)
         cash += sum(parse_kroner(p["amount"]) for p in reply["payments"] if p["type"] == "cash")
     return cash
@@ -98,7 +97,7 @@ def day_requests(rng: random.Random, items: Sequence[Item], n: int, lines: int |
 def build(path: Path, items: Sequence[Item], heavy: Sequence[dict], history_days: int) -> Built:
     t0 = time.perf_counter()
     first = HEAVY_DAY - timedelta(days=history_days)
-    clock = Clock(at(first, clock_time(7, 0)))
+    clock = ManualClock(at(first, clock_time(7, 0)))
     till = new_shop(path, items, clock)
     till.conn.execute("PRAGMA synchronous = OFF")  # building only; measured on a reopened till
     rng = random.Random(11)
@@ -107,7 +106,7 @@ def build(path: Path, items: Sequence[Item], heavy: Sequence[dict], history_days
         for d in range(history_days):
             day = first + timedelta(days=d)
             drawer += trade(till, clock, day, day_requests(rng, items, HISTORY_RECEIPTS, None))
-            clock.at = at(day, CLOSE)
+            clock.now = at(day, CLOSE)
             counted, to_bank = count(drawer)
             close_day(till, counted, to_bank)
             drawer = parse_kroner(counted) - (parse_kroner(to_bank) if to_bank else 0)
@@ -120,7 +119,7 @@ def build(path: Path, items: Sequence[Item], heavy: Sequence[dict], history_days
 
 
 def describe(built: Built) -> str:
-    till = open_till(built.path, Clock(at(HEAVY_DAY, CLOSE)))
+    till = open_till(built.path, ManualClock(at(HEAVY_DAY, CLOSE)))
     try:
         entries = till.conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
         receipts = till.conn.execute("SELECT COUNT(*) FROM receipts").fetchone()[0]
@@ -143,7 +142,7 @@ def fresh_copy(built: Built, scratch: Path) -> Path:
 def z_on_copy(built: Built, scratch: Path, render_pdf: bool) -> tuple[int, dict]:
     """Close the heavy day on a fresh copy in this process and time close_day alone."""
     copy = fresh_copy(built, scratch)
-    till = open_till(copy, Clock(at(HEAVY_DAY, CLOSE)))
+    till = open_till(copy, ManualClock(at(HEAVY_DAY, CLOSE)))
     try:
         counted, to_bank = count(built.drawer)
         t0 = now_ns()
@@ -170,7 +169,7 @@ def z_cold(built: Built, scratch: Path) -> int:
 
 
 def x_timings(built: Built) -> list[int]:
-    till = open_till(built.path, Clock(at(HEAVY_DAY, clock_time(20, 0))))
+    till = open_till(built.path, ManualClock(at(HEAVY_DAY, clock_time(20, 0))))
     try:
         out = []
         for _ in range(X_REPS):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.services.setup import add_cashier, import_catalog, init_shop, set_account
-from appliance.services.till import TZ, Till
+from appliance.services.till import TZ, ManualClock, Till
 
 CVR = "12345678"
 CATALOG = """sku,barcode,name,price,vat_rate,group
@@ -29,18 +29,11 @@ ACCOUNTS = {
 }
 
 
-class Clock:
-    """A hand-moved clock, Europe/Copenhagen."""
+class Clock(ManualClock):
+    """The tests' clock: Europe/Copenhagen, starting on a fixed Friday morning."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime(2026, 11, 20, 9, 0, tzinfo=TZ)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
+        super().__init__(start or datetime(2026, 11, 20, 9, 0, tzinfo=TZ))
 
     def next_day(self) -> datetime:
         self.now = (self.now + timedelta(days=1)).replace(hour=9, minute=0)

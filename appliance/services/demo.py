@@ -16,7 +16,7 @@ from .cash import move_cash, no_sale
 from .closing import close_day, x_figures, x_report
 from .selling import SaleError, refund, sell
 from .setup import add_cashier, import_catalog, init_shop, set_account
-from .till import TZ, Till, open_till
+from .till import TZ, ManualClock, Till, open_till
 
 GROUPS: dict[str, tuple[int, list[str]]] = {
     "Mejeri": (25, ["Sødmælk", "Letmælk", "Skummetmælk", "Kærnemælk", "Yoghurt naturel",
@@ -45,17 +45,6 @@ ACCOUNTS = {
 OPENING_FLOAT = 150000  # 1,500.00 kr stays in the drawer overnight
 
 
-class SimClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 def catalog_csv(rng: random.Random) -> str:
     rows = ["sku,barcode,name,price,vat_rate,group"]
     n = 0
@@ -74,7 +63,7 @@ def catalog_csv(rng: random.Random) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _setup(data: Path, clock: SimClock, rng: random.Random) -> Till:
+def _setup(data: Path, clock: ManualClock, rng: random.Random) -> Till:
     till = init_shop(data, "Købmand Demo", "87654321", "Torvet 3, 4000 Roskilde", "1", clock)
     add_cashier(till, "anna", "Anna", "cashier", "1111")
     add_cashier(till, "bo", "Bo", "manager", "2222")
@@ -134,13 +123,13 @@ def _pay(rng: random.Random, req: dict, till: Till) -> dict:
     return req
 
 
-def trade_day(till: Till, clock: SimClock, rng: random.Random, day_no: int) -> dict:
+def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int) -> dict:
     skus = [p.sku for p in catalog.all_products(till.conn) if not p.sku.startswith("W")]
     if day_no == 0:
         move_cash(till, "float", format_kroner(OPENING_FLOAT), "Startbeholdning", "bo")
     receipts: list[int] = []
     for i in range(rng.randint(90, 140)):
-        clock.advance(rng.uniform(60, 360))
+        clock.advance(seconds=rng.uniform(60, 360))
         req = _request(rng, skus)
         _fix_barcodes(req)
         if rng.random() < 0.02:
@@ -156,17 +145,17 @@ def trade_day(till: Till, clock: SimClock, rng: random.Random, day_no: int) -> d
         if i in (20, 70):
             no_sale(till, "anna", "byttepenge til kunde")
     for number in rng.sample(receipts, min(3, len(receipts))):
-        clock.advance(120)
+        clock.advance(seconds=120)
         try:
             refund(till, number, {"cashier": "anna", "lines": [{"line_no": 1, "qty": 1}]})
         except SaleError:
             pass
-    clock.advance(600)
+    clock.advance(seconds=600)
     expected = x_figures(till).cash_expected
     to_bank_mid = (expected - OPENING_FLOAT) // 2 // 10000 * 10000
     if to_bank_mid > 0:
         move_cash(till, "out", format_kroner(to_bank_mid), "Udbetaling til bank, middag", "bo")
-    clock.advance(3600)
+    clock.advance(seconds=3600)
     expected = x_figures(till).cash_expected
     counted = expected + rng.choice([0, 0, 0, -50, 50, -1000, 200])
     to_bank = max(0, counted - OPENING_FLOAT)
@@ -180,7 +169,7 @@ def run_demo(data: Path, days: int, seed: int = 1) -> dict:
     today = datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=days - 1)
     fresh = not (Path(data) / "till.db").exists()
-    clock = SimClock(start)
+    clock = ManualClock(start)
     if fresh:
         till = _setup(Path(data), clock, rng)
     else:

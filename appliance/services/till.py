@@ -6,7 +6,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,20 @@ def env_clock() -> Callable[[], datetime]:
 
 def data_dir(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("TILLBOX_DATA") or DEFAULT_DATA)
+
+
+class ManualClock:
+    """A clock moved by hand, so demos, benchmarks and tests pass whole days in seconds."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
 
 
 class AuthError(PermissionError):

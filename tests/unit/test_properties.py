@@ -30,7 +30,7 @@ from appliance.services.cash import CashError, move_cash
 from appliance.services.closing import CloseError, close_day, x_report
 from appliance.services.selling import SaleError, refund, sell
 from appliance.services.setup import add_cashier, import_catalog, init_shop, set_account
-from appliance.services.till import open_till
+from appliance.services.till import ManualClock, open_till
 from appliance.store.journal import entry as journal_entry
 from appliance.store.journal import verify
 
@@ -125,16 +125,6 @@ def catalog_csv() -> str:
     return "\n".join(rows) + "\n"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 START = datetime(2024, 3, 1, 7, 0, tzinfo=UTC)
 
 
@@ -143,7 +133,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One initialised shop (key, cashier, catalog, accounts), copied for each use: the RSA key
     and the scrypt PIN hash are made once per module, not per example."""
     data = tmp_path_factory.mktemp("template") / "till"
-    till = init_shop(data, "Property Købmand", CVR, "Testvej 1, 8000 Aarhus C", clock=Clock(START))
+    till = init_shop(data, "Property Købmand", CVR, "Testvej 1, 8000 Aarhus C", clock=ManualClock(START))
     add_cashier(till, "anna", "Anna", "cashier", "1234")
     import_catalog(till, catalog_csv())
     for key, number in ACCOUNTS.items():
@@ -152,7 +142,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def copy_shop(template: Path, into: Path, clock: Clock):
+def copy_shop(template: Path, into: Path, clock: ManualClock):
     target = into / "till"
     shutil.copytree(template, target)
     return open_till(target, clock)
@@ -161,7 +151,7 @@ def copy_shop(template: Path, into: Path, clock: Clock):
 @pytest.fixture(scope="module")
 def shop(template: Path, tmp_path_factory: pytest.TempPathFactory):
     """A till shared by the receipt properties; its journal must still verify afterwards."""
-    clock = Clock(START + timedelta(hours=2))
+    clock = ManualClock(START + timedelta(hours=2))
     till = copy_shop(template, tmp_path_factory.mktemp("shop"), clock)
     yield till
     report = verify(till.conn, CVR)
@@ -686,7 +676,7 @@ def _draw_sale(data: st.DataObject, training: bool = False) -> tuple[dict, int]:
 class Trading:
     """Several business days on one till, with a model of what each Z must say."""
 
-    def __init__(self, till, clock: Clock, data: st.DataObject):
+    def __init__(self, till, clock: ManualClock, data: st.DataObject):
         self.till, self.clock, self.data = till, clock, data
         self.returnable: dict[int, dict[int, int]] = {}  # receipt -> line_no -> qty left
         self.grand_sales = self.grand_returns = 0
@@ -844,7 +834,7 @@ class Trading:
 @given(data=st.data())
 def test_days_close_balanced_and_continuous(template: Path, data: st.DataObject):
     workdir = Path(tempfile.mkdtemp(prefix="days-", dir=template.parent))
-    clock = Clock(START + timedelta(hours=1))
+    clock = ManualClock(START + timedelta(hours=1))
     till = copy_shop(template, workdir, clock)
     try:
         Trading(till, clock, data).run()

@@ -159,7 +159,7 @@ def test_full_day_z_report(till, clock) -> None:
     park(till, {"cashier": "anna", "lines": [{"sku": "MILK"}]})
     x = x_report(till)
     assert x["kind"] == "X" and "z_number" not in x and x["cash_counted"] is None
-    clock.tick(hours=8)
+    clock.advance(hours=8)
     z = close_day(till, None, "500.00", denominations="500:1,200:2,20:1,5:1,1:1,0.50:1")
     assert z["z_number"] == 1
     assert z["gross_sales"] == "122.40" and z["returns"] == "30.00" and z["net_sales"] == "92.40"
