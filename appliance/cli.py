@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .domain.catalog import CatalogError
-from .domain.money import MoneyError, format_dkk, format_kroner
+from .domain.money import MoneyError, format_dkk, format_kroner, parse_kroner
 from .domain.roles import PermissionDenied
 from .services import cash, closing, selling, setup
 from .services.till import AuthError, Till, data_dir, open_till
@@ -241,7 +241,8 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
         from .render.report_text import render_report_text
         return render_report_text(result if args.command != "demo" else result["last_z"], shop)
     if args.command == "reports" and args.action == "list":
-        rows = [f"Z {r['z_number']:>5}  {r['business_date']}  {format_dkk(_ore(r['net_sales'])):>16}  "
+        rows = [f"Z {r['z_number']:>5}  {r['business_date']}  "
+                f"{format_dkk(parse_kroner(r['net_sales'])):>16}  "
                 f"overført: {r['transferred_at'] or '-'}" for r in result]
         return "\n".join(rows) or "no closed days yet"
     if args.command == "journal":
@@ -251,11 +252,6 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
     if isinstance(result, dict):
         return "\n".join(f"{k}: {v}" for k, v in result.items())
     return str(result)
-
-
-def _ore(text: str) -> int:
-    from .domain.money import parse_kroner
-    return parse_kroner(text)
 
 
 def run(argv: list[str]) -> int:

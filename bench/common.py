@@ -9,7 +9,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +83,12 @@ def check(label: str, value: float, limit: float, unit: str) -> bool:
         shown, target, ok = f"{value:.3f} {unit}", f"<{limit:g} {unit}", value < limit
     say(f"  {label}: {shown}   target: {target} -> {verdict(ok)}")
     return ok
+
+
+def run_alone(run: Callable[[], Sequence[Row]]) -> None:
+    """`python -m bench.X`: one benchmark, timed, with its summary table."""
+    t0 = time.perf_counter()
+    print_summary(run(), time.perf_counter() - t0)
 
 
 def print_summary(rows: Sequence[Row], elapsed_s: float) -> None:

@@ -15,7 +15,7 @@ from appliance.services.selling import SaleError, resolve
 from appliance.services.setup import import_catalog, init_shop
 from appliance.store.catalog import by_barcode
 
-from .common import Row, Stats, catalog_csv, check, ean13, make_items, now_ns, print_summary, say, scratch_dir
+from .common import Row, Stats, catalog_csv, check, ean13, make_items, now_ns, run_alone, say, scratch_dir
 
 PRODUCTS = 100_000
 PRICE_CODES = 2_000  # of the products, sold by in-store price labels
@@ -85,10 +85,5 @@ def run() -> list[Row]:
     return rows
 
 
-def main() -> None:
-    t0 = time.perf_counter()
-    print_summary(run(), time.perf_counter() - t0)
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

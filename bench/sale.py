@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-import time
 from pathlib import Path
 
 from appliance.services.selling import sell
@@ -22,7 +21,7 @@ from .common import (
     make_items,
     new_shop,
     now_ns,
-    print_summary,
+    run_alone,
     sale_request,
     say,
     scratch_dir,
@@ -192,10 +191,5 @@ def run() -> list[Row]:
     return rows
 
 
-def main() -> None:
-    t0 = time.perf_counter()
-    print_summary(run(), time.perf_counter() - t0)
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

@@ -37,7 +37,7 @@ from .common import (
     make_items,
     new_shop,
     now_ns,
-    print_summary,
+    run_alone,
     sale_request,
     say,
     scratch_dir,
@@ -243,10 +243,5 @@ def run() -> list[Row]:
     return rows
 
 
-def main() -> None:
-    t0 = time.perf_counter()
-    print_summary(run(), time.perf_counter() - t0)
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

@@ -73,13 +73,13 @@ def _setup(data: Path, clock: ManualClock, rng: random.Random) -> Till:
     return till
 
 
-def _request(rng: random.Random, skus: list[str], total_hint: bool = True) -> dict:
+def _request(rng: random.Random, skus: list[str]) -> dict:
     lines: list[dict] = [{"sku": rng.choice(skus), "qty": rng.choice([1, 1, 1, 2, 3])}
                          for _ in range(rng.randint(1, 8))]
     if rng.random() < 0.08:
-        lines.append({"barcode": "2200010" + f"{rng.randint(1500, 8900):05d}"})
+        lines.append({"barcode": _with_check("2200010" + f"{rng.randint(1500, 8900):05d}")})
     if rng.random() < 0.06:
-        lines.append({"barcode": "2700020" + f"{rng.randint(100, 900):05d}"})
+        lines.append({"barcode": _with_check("2700020" + f"{rng.randint(100, 900):05d}")})
     if rng.random() < 0.05:
         lines[0]["discount"] = {"percent": rng.choice([10, 20, 50])}
     if rng.random() < 0.04:
@@ -90,12 +90,8 @@ def _request(rng: random.Random, skus: list[str], total_hint: bool = True) -> di
     return req
 
 
-def _fix_barcodes(req: dict) -> None:
-    from ..domain.barcodes import gtin_check_digit as check
-    for ln in req["lines"]:
-        code = ln.get("barcode")
-        if code and len(code) == 12:
-            ln["barcode"] = code + str(check(code))
+def _with_check(body: str) -> str:
+    return body + str(gtin_check_digit(body))
 
 
 def _pay(rng: random.Random, req: dict, till: Till) -> dict:
@@ -131,7 +127,6 @@ def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int) -
     for i in range(rng.randint(90, 140)):
         clock.advance(seconds=rng.uniform(60, 360))
         req = _request(rng, skus)
-        _fix_barcodes(req)
         if rng.random() < 0.02:
             req["training"] = True
         try:
