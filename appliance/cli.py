@@ -14,21 +14,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_devices import COMMANDS as DEVICE_COMMANDS
+from .cli_devices import DeviceCommandError, add_parsers, counter, print_job
 from .domain.catalog import CatalogError
 from .domain.money import MoneyError, format_dkk, format_kroner, parse_kroner
 from .domain.roles import PermissionDenied
-from .services import cash, closing, selling, setup
+from .services import cash, checkout, closing, selling, setup
+from .services.devices import DeviceError
+from .services.labels import LabelError
 from .services.till import AuthError, Till, data_dir, open_till
 from .store import catalog, settings
 from .store.db import StoreError
-from .store.journal import verify
+from .store.journal import last_nr, verify
 
 EXIT_ERROR = 1
 EXIT_JOURNAL_BROKEN = 3
 KNOWN_ERRORS = (
     CatalogError, setup.SetupError, selling.SaleError, cash.CashError, closing.CloseError,
     StoreError, AuthError, PermissionDenied, MoneyError, FileNotFoundError, sqlite3.DatabaseError,
-    ValueError, PermissionError,
+    ValueError, PermissionError, DeviceCommandError, DeviceError, LabelError,
 )
 
 
@@ -89,30 +93,50 @@ def cmd_cashier(args: argparse.Namespace, till: Till) -> Any:
 
 
 def cmd_sell(args: argparse.Namespace, till: Till) -> Any:
-    return selling.sell(till, _read_json(args.json_in))
+    request = _read_json(args.json_in)
+    with counter(till) as (devices, queue):
+        return checkout.complete_sale(till, devices, queue, request)
 
 
 def cmd_return(args: argparse.Namespace, till: Till) -> Any:
-    return selling.refund(till, args.receipt, _read_json(args.json_in))
+    request = _read_json(args.json_in)
+    with counter(till) as (devices, queue):
+        return checkout.complete_return(till, devices, queue, args.receipt, request)
+
+
+def cmd_receipt(args: argparse.Namespace, till: Till) -> Any:
+    """A copy of a receipt: journalled, and printed marked KOPI."""
+    selling.receipt_copy(till, args.number, args.cashier)
+    return print_job(till, "copy", args.number)
 
 
 def cmd_cash(args: argparse.Namespace, till: Till) -> Any:
-    result = cash.move_cash(till, args.direction, args.amount, args.text or "", args.cashier,
-                            args.pin)
+    with counter(till) as (devices, _queue):
+        result = cash.move_cash(till, args.direction, args.amount, args.text or "", args.cashier,
+                                args.pin, devices)
     return {**result, "amount": format_kroner(result["amount"])}
 
 
 def cmd_drawer(args: argparse.Namespace, till: Till) -> Any:
-    return {"journal_nr": cash.no_sale(till, args.cashier, args.reason or "", args.pin)}
+    with counter(till) as (devices, _queue):
+        return cash.no_sale(till, args.cashier, args.reason or "", args.pin, devices)
+
+
+def _maybe_print(args: argparse.Namespace, till: Till, report: dict, journal_nr: int) -> dict:
+    if getattr(args, "print", False):
+        return {**report, "print": print_job(till, "report", journal_nr)}
+    return report
 
 
 def cmd_report(args: argparse.Namespace, till: Till) -> Any:
-    return closing.x_report(till, args.cashier)
+    report = closing.x_report(till, args.cashier)
+    return _maybe_print(args, till, report, last_nr(till.conn))
 
 
 def cmd_close_day(args: argparse.Namespace, till: Till) -> Any:
-    return closing.close_day(till, args.counted_cash, args.to_bank, args.denominations,
-                             args.cashier)
+    report = closing.close_day(till, args.counted_cash, args.to_bank, args.denominations,
+                               args.cashier)
+    return _maybe_print(args, till, report, closing.z_journal_nr(till, report["z_number"]))
 
 
 def cmd_reports(args: argparse.Namespace, till: Till) -> Any:
@@ -121,7 +145,7 @@ def cmd_reports(args: argparse.Namespace, till: Till) -> Any:
     report, pdf = closing.get_report(till, args.z)
     if args.pdf:
         Path(args.pdf).write_bytes(pdf)
-    return report
+    return _maybe_print(args, till, report, closing.z_journal_nr(till, report["z_number"]))
 
 
 def cmd_journal(args: argparse.Namespace, till: Till) -> Any:
@@ -197,15 +221,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--cashier", default="system")
     s.add_argument("--pin")
 
+    s = sub.add_parser("receipt", help="a copy of a receipt, printed marked KOPI")
+    s.add_argument("action", choices=("copy",))
+    s.add_argument("number", type=int)
+    s.add_argument("--cashier", default="system")
+
     s = sub.add_parser("report", help="X report (does not close the day)")
     s.add_argument("kind", choices=("x",))
     s.add_argument("--cashier", default="system")
+    s.add_argument("--print", action="store_true", help="also print it on the receipt printer")
 
     s = sub.add_parser("close-day", help="Z report: count the cash and close the day")
     s.add_argument("--counted-cash")
     s.add_argument("--denominations", help="e.g. 500:2,200:1,20:3,0.50:4")
     s.add_argument("--to-bank")
     s.add_argument("--cashier", default="system")
+    s.add_argument("--print", action="store_true", help="also print it on the receipt printer")
 
     s = sub.add_parser("reports", help="closed days")
     rs = s.add_subparsers(dest="action", required=True)
@@ -214,6 +245,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--z", type=int, help="Z number (default: the last)")
     a.add_argument("--last", action="store_true")
     a.add_argument("--pdf", help="also write the report's PDF here")
+    a.add_argument("--print", action="store_true", help="also print it on the receipt printer")
 
     s = sub.add_parser("journal", help="the signed journal")
     s.add_argument("action", choices=("verify",))
@@ -221,6 +253,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="fill a data folder with a believable shop and close each day")
     s.add_argument("--days", type=int, default=1)
     s.add_argument("--seed", type=int, default=1)
+    add_parsers(sub)
     return p
 
 
@@ -228,6 +261,7 @@ TILL_COMMANDS = {
     "catalog": cmd_catalog, "accounts": cmd_accounts, "cashier": cmd_cashier, "sell": cmd_sell,
     "return": cmd_return, "cash": cmd_cash, "drawer": cmd_drawer, "report": cmd_report,
     "close-day": cmd_close_day, "reports": cmd_reports, "journal": cmd_journal,
+    "receipt": cmd_receipt, **DEVICE_COMMANDS,
 }
 
 

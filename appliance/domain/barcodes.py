@@ -94,3 +94,10 @@ def make_price_code(prefix: str, plu: str, price_ore: int) -> str:
         raise BarcodeError("price too large for an in-store code")
     body = f"{prefix}{plu}{price_ore:06d}"
     return body + str(gtin_check_digit(body))
+
+
+def rcn_kind(code: str) -> str | None:
+    """'price' or 'weight' for a Danish in-store code (13 digits, prefix 21-24 or 26-28), else None."""
+    if len(code) == 13 and code.isdigit() and code[:2] in _DK_RCN:
+        return _DK_RCN[code[:2]][1]
+    return None

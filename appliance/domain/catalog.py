@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from .barcodes import BarcodeError, normalise, validate_code
 from .money import MoneyError, parse_kroner
+from .units import ContentError, parse_content
 from .vat import VatError, check_rate
 
 CSV_HEADER = ("sku", "barcode", "name", "price", "vat_rate", "group")
+OPTIONAL_COLUMNS = ("content",)  # "500 g", "1,5 l": the shelf label's unit price
 MAX_PRICE = 10_000_000  # 100,000.00 kr: anything above is a typo, not a product
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 _GROUP = re.compile(r"^[\wÆØÅæøåéÉ &.-]{1,40}$")
@@ -31,6 +33,7 @@ class Product:
     vat_rate: int
     group: str
     barcodes: tuple[str, ...] = ()
+    content: str | None = None  # normalised, e.g. "500 g"
 
 
 def check_group(group: str) -> str:
@@ -41,7 +44,7 @@ def check_group(group: str) -> str:
 
 
 def make_product(
-    sku: str, name: str, price: str, vat_rate: str, group: str, barcodes: str = ""
+    sku: str, name: str, price: str, vat_rate: str, group: str, barcodes: str = "", content: str = ""
 ) -> Product:
     sku = sku.strip()
     if not _SKU.match(sku):
@@ -53,11 +56,12 @@ def make_product(
         price_ore = parse_kroner(price)
         rate = check_rate(int(vat_rate.strip()) if vat_rate.strip().isdigit() else -1)
         codes = tuple(normalise(validate_code(c)) for c in barcodes.split("|") if c.strip())
-    except (MoneyError, VatError, BarcodeError) as exc:
+        packed = str(parse_content(content)) if content.strip() else None
+    except (MoneyError, VatError, BarcodeError, ContentError) as exc:
         raise CatalogError(str(exc)) from exc
     if not 0 <= price_ore <= MAX_PRICE:
         raise CatalogError(f"price {price} is out of range (0 to 100000.00)")
-    return Product(sku, name, price_ore, rate, check_group(group), codes)
+    return Product(sku, name, price_ore, rate, check_group(group), codes, packed)
 
 
 def parse_catalog_csv(text: str) -> list[Product]:
@@ -66,8 +70,9 @@ def parse_catalog_csv(text: str) -> list[Product]:
         header = next(reader)
     except StopIteration as exc:
         raise CatalogError("the file is empty", 1) from exc
-    if tuple(h.strip().lower() for h in header) != CSV_HEADER:
-        raise CatalogError(f"header must be {','.join(CSV_HEADER)}", 1)
+    columns = tuple(h.strip().lower() for h in header)
+    if columns not in (CSV_HEADER, CSV_HEADER + OPTIONAL_COLUMNS):
+        raise CatalogError(f"header must be {','.join(CSV_HEADER)} (optionally ,content)", 1)
     products: list[Product] = []
     seen_sku: dict[str, int] = {}
     seen_code: dict[str, int] = {}
@@ -75,11 +80,11 @@ def parse_catalog_csv(text: str) -> list[Product]:
         line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
-        if len(row) != len(CSV_HEADER):
-            raise CatalogError(f"expected {len(CSV_HEADER)} fields, found {len(row)}", line)
-        sku, barcode, name, price, vat_rate, group = row
+        if len(row) != len(columns):
+            raise CatalogError(f"expected {len(columns)} fields, found {len(row)}", line)
+        sku, barcode, name, price, vat_rate, group = row[:6]
         try:
-            product = make_product(sku, name, price, vat_rate, group, barcode)
+            product = make_product(sku, name, price, vat_rate, group, barcode, *row[6:])
         except CatalogError as exc:
             raise CatalogError(str(exc), line) from exc
         if product.sku in seen_sku:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from drivers.printer.document import Document, Text
+
 from .formatting import (
     center,
     check_width,
@@ -217,3 +219,10 @@ def render_report_text(report: dict, shop: dict, width: int = 42) -> str:
         lines += ["", s.title, "-" * width, *_lines(s.rows, width)]
     lines += ["=" * width]
     return "\n".join(lines) + "\n"
+
+
+def render_report_doc(report: dict, shop: dict, width: int = 42) -> Document:
+    """The X or Z report for the receipt printer: the text above, line for line, then a cut."""
+    lines = render_report_text(report, shop, width).splitlines()
+    return Document(tuple(Text(line) for line in lines), cut=True,
+                    meta={"kind": str(report.get("kind", "report"))})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..domain.money import MoneyError, format_dkk, parse_kroner
 from ..store.db import transaction
+from .devices import Devices
+from .drawer import open_drawer
 from .till import Till
 
 MOVES = {"float": "cash_float", "in": "cash_in", "out": "cash_out"}
@@ -14,7 +16,7 @@ class CashError(ValueError):
 
 
 def move_cash(till: Till, direction: str, amount: str, text: str, cashier_id: str,
-              pin: str | None = None) -> dict:
+              pin: str | None = None, devices: Devices | None = None) -> dict:
     """Opening float, cash in, or cash out to the bank; cash out cannot exceed the drawer."""
     if direction not in MOVES:
         raise CashError(f"cash movement must be one of {', '.join(MOVES)}")
@@ -35,13 +37,13 @@ def move_cash(till: Till, direction: str, amount: str, text: str, cashier_id: st
             raise CashError(f"only {format_dkk(in_drawer)} is expected in the drawer")
     with transaction(till.conn):
         e = till.journal.append(MOVES[direction], who_id, {"amount": ore, "text": text}, ore, ore)
-        till.journal.append("drawer_open", who_id, {"reason": f"cash_{direction}",
-                                                   "ref": e.nr})
-    return {"journal_nr": e.nr, "kind": MOVES[direction], "amount": ore, "text": text}
+    drawer = open_drawer(till, devices, who_id, MOVES[direction], ref=e.nr)
+    return {"journal_nr": e.nr, "kind": MOVES[direction], "amount": ore, "text": text,
+            "drawer": drawer}
 
 
-def no_sale(till: Till, cashier_id: str, reason: str = "", pin: str | None = None) -> int:
+def no_sale(till: Till, cashier_id: str, reason: str = "", pin: str | None = None,
+            devices: Devices | None = None) -> dict:
+    """The drawer opened without a sale (change for a note, a check); journalled with its text."""
     who_id = till.acting(cashier_id, pin)
-    with transaction(till.conn):
-        e = till.journal.append("drawer_open", who_id, {"reason": "no_sale", "text": reason})
-    return e.nr
+    return open_drawer(till, devices, who_id, "no_sale", text=reason)

@@ -161,6 +161,13 @@ def store_pdf(till: Till, z_number: int, data: dict) -> bytes:
     return pdf
 
 
+def z_journal_nr(till: Till, z_number: int) -> int:
+    row = till.conn.execute("SELECT journal_nr FROM z_reports WHERE z_number = ?", (z_number,)).fetchone()
+    if row is None:
+        raise CloseError(f"no Z report {z_number}")
+    return int(row[0])
+
+
 def list_reports(till: Till) -> list[dict]:
     out = []
     for z, nr, date, start, end in till.conn.execute(

@@ -116,6 +116,9 @@ def _commit(till: Till, kind: str, who: Cashier, record: dict, actions: list[tup
             "INSERT INTO receipts (receipt_number, journal_nr, kind, original_receipt, training, "
             "total) VALUES (?, ?, ?, ?, ?, ?)",
             (number, e.nr, kind, original, int(record["training"]), record["total"]))
+        if till.prints_receipts:  # the receipt's print job commits with the sale, or neither does
+            from .printing import enqueue
+            enqueue(till.conn, "receipt", record["time"], number)
     return number, e.nr
 
 

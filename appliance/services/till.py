@@ -64,6 +64,7 @@ class Till:
     conn: sqlite3.Connection
     journal: Journal
     clock: Callable[[], datetime]
+    prints_receipts: bool = False  # a receipt printer is configured: sales queue their receipt
 
     @property
     def register_id(self) -> str:
@@ -118,4 +119,5 @@ def open_till(data: Path, clock: Callable[[], datetime] | None = None) -> Till:
         raise StoreError(f"{data} holds no initialised till: run 'till init'")
     signer = load_signer(data, settings.current_key_version(conn))
     clock = clock or env_clock()
-    return Till(Path(data), conn, Journal(conn, signer, register_id, cvr, clock), clock)
+    printer = settings.get_meta(conn, "device.printer")
+    return Till(Path(data), conn, Journal(conn, signer, register_id, cvr, clock), clock, bool(printer))

@@ -20,12 +20,13 @@ def replace_products(conn: sqlite3.Connection, products: list[Product], when: st
             changed += 1
             price_changes.append({"sku": p.sku, "from": old[0], "to": p.price})
         conn.execute(
-            "INSERT INTO products (sku, name, price, vat_rate, grp, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET name = excluded.name, "
+            "INSERT INTO products (sku, name, price, vat_rate, grp, updated_at, content) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET name = excluded.name, "
             "price = excluded.price, vat_rate = excluded.vat_rate, grp = excluded.grp, "
+            "content = excluded.content, "
             "updated_at = CASE WHEN products.price <> excluded.price THEN excluded.updated_at "
             "ELSE products.updated_at END",
-            (p.sku, p.name, p.price, p.vat_rate, p.group, when))
+            (p.sku, p.name, p.price, p.vat_rate, p.group, when, p.content))
         conn.execute("DELETE FROM barcodes WHERE sku = ?", (p.sku,))
     conn.executemany(
         "INSERT INTO barcodes (code, sku) VALUES (?, ?) "
@@ -36,28 +37,43 @@ def replace_products(conn: sqlite3.Connection, products: list[Product], when: st
 
 
 def _product(row: tuple, codes: tuple[str, ...] = ()) -> Product:
-    return Product(row[0], row[1], row[2], row[3], row[4], codes)
+    return Product(row[0], row[1], row[2], row[3], row[4], codes, row[5])
 
 
 def by_barcode(conn: sqlite3.Connection, code: str) -> Product | None:
     row = conn.execute(
-        "SELECT p.sku, p.name, p.price, p.vat_rate, p.grp FROM barcodes b "
+        "SELECT p.sku, p.name, p.price, p.vat_rate, p.grp, p.content FROM barcodes b "
         "JOIN products p ON p.sku = b.sku WHERE b.code = ?", (code,)).fetchone()
     return _product(row) if row else None
 
 
 def by_sku(conn: sqlite3.Connection, sku: str) -> Product | None:
     row = conn.execute(
-        "SELECT sku, name, price, vat_rate, grp FROM products WHERE sku = ?", (sku,)).fetchone()
+        "SELECT sku, name, price, vat_rate, grp, content FROM products WHERE sku = ?", (sku,)).fetchone()
     return _product(row) if row else None
 
 
 def all_products(conn: sqlite3.Connection) -> list[Product]:
-    codes: dict[str, list[str]] = {}
-    for code, sku in conn.execute("SELECT code, sku FROM barcodes ORDER BY code"):
-        codes.setdefault(sku, []).append(code)
-    return [_product(r, tuple(codes.get(r[0], ()))) for r in conn.execute(
-        "SELECT sku, name, price, vat_rate, grp FROM products ORDER BY grp, name")]
+    return select_products(conn)
+
+
+def select_products(conn: sqlite3.Connection, *, sku: str | None = None, group: str | None = None,
+                    changed_since: str | None = None) -> list[Product]:
+    """Products with their barcodes, by SKU, group, or price changed (or added) at or after an
+    ISO time; no filter gives them all."""
+    where, args = [], []
+    for clause, value in (("sku = ?", sku), ("grp = ?", group), ("updated_at >= ?", changed_since)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    sql = "SELECT sku, name, price, vat_rate, grp, content FROM products"
+    rows = conn.execute(sql + (" WHERE " + " AND ".join(where) if where else "") +
+                        " ORDER BY grp, name", args).fetchall()
+    codes: dict[str, list[str]] = {r[0]: [] for r in rows}
+    for code, code_sku in conn.execute("SELECT code, sku FROM barcodes ORDER BY code"):
+        if code_sku in codes:
+            codes[code_sku].append(code)
+    return [_product(r, tuple(codes[r[0]])) for r in rows]
 
 
 def groups(conn: sqlite3.Connection) -> list[str]:

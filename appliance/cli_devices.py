@@ -1,0 +1,187 @@
+"""The `till hw`, `till labels` and `till print` commands, and the devices a CLI command uses.
+
+`hw list` shows what is set up and what is plugged in; `hw set ROLE JSON` saves a device (checked
+first); `hw sim` sets every role to its simulated twin; `hw test ROLE` prints a test receipt, pulses
+the drawer, waits for a scan or prints a test label."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from drivers.printer.document import Barcode, Document, Feed, Text
+
+from .services import devices as dev
+from .services.drawer import open_drawer
+from .services.labels import plan_labels, print_labels
+from .services.printing import PrintQueue, enqueue, pending_jobs
+from .services.till import Till
+from .store import settings
+from .store.db import transaction
+
+
+class DeviceCommandError(ValueError):
+    pass
+
+
+@contextmanager
+def counter(till: Till, roles: tuple[str, ...] = ("printer", "drawer")) -> Iterator[
+        tuple[dev.Devices, PrintQueue | None]]:
+    """The devices at the counter for one CLI command, closed afterwards."""
+    devices = dev.open_devices(till, roles)
+    queue = PrintQueue(till, devices.printer) if devices.specs.get("printer") else None
+    try:
+        yield devices, queue
+    finally:
+        devices.close()
+
+
+def print_job(till: Till, kind: str, ref: int | None = None, document: Document | None = None) -> dict:
+    """Queue one job and give the printer one pass at the queue (the CLI does not linger)."""
+    with counter(till, ("printer",)) as (_devices, queue):
+        if queue is None:
+            raise DeviceCommandError("no receipt printer is set up (till hw set printer ... or till hw sim)")
+        with transaction(till.conn):
+            job = enqueue(till.conn, kind, till.now().isoformat(), ref, document)
+        return {"job": job, **queue.pump().to_json()}
+
+
+def test_document(till: Till) -> Document:
+    shop = settings.shop(till.conn)
+    return Document((
+        Text("TESTBON", "center", bold=True, large=True),
+        Text(shop.get("shop_name", ""), "center"),
+        Text(till.now().strftime("%d-%m-%Y %H:%M"), "center"),
+        Feed(),
+        Text("Æ Ø Å æ ø å é  1.234,50 kr"),
+        Text("Rødgrød med fløde: 49,95 kr", bold=True),
+        Barcode("R0"),
+        Barcode("5701234567899", "EAN13"),
+    ), meta={"kind": "test"})
+
+
+def cmd_hw(args: argparse.Namespace, till: Till) -> Any:
+    if args.action == "list":
+        return hw_list(till)
+    if args.action == "set":
+        spec = None if args.spec in ("none", "") else _spec(args.spec)
+        return {"role": args.role, "spec": dev.set_device(till, args.role, spec, "system")}
+    if args.action == "sim":
+        base = till.data_dir / "sim"
+        return {role: dev.set_device(till, role, spec, "system")
+                for role, spec in dev.sim_specs(base).items()}
+    if args.action == "layout":
+        return vars(dev.set_label_layout(till, _spec(args.spec), "system"))
+    return hw_test(till, args.role, args.timeout)
+
+
+def _spec(text: str) -> dict[str, Any]:
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeviceCommandError(f"the device spec is not JSON: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise DeviceCommandError('the device spec must be a JSON object, e.g. {"kind": "sim", ...}')
+    return spec
+
+
+def hw_list(till: Till) -> dict[str, Any]:
+    from drivers.detect import detect
+
+    configured = dev.device_settings(till)
+    out: dict[str, Any] = {"configured": configured, "found": [
+        {"kind": f.kind, "name": f.name, "spec": f.spec, "detail": f.detail} for f in detect()]}
+    if configured.get("printer"):
+        with counter(till, ("printer",)) as (devices, _queue):
+            status = devices.printer.status() if devices.printer is not None else None
+        out["printer_status"] = vars(status) if status is not None else None
+        out["print_queue"] = pending_jobs(till.conn)
+    return out
+
+
+def hw_test(till: Till, role: str, timeout: float) -> dict[str, Any]:
+    if role == "printer":
+        return print_job(till, "document", document=test_document(till))
+    if role == "drawer":
+        with counter(till, ("printer", "drawer")) as (devices, _queue):
+            if devices.drawer is None:
+                raise DeviceCommandError("no cash drawer is set up")
+            return open_drawer(till, devices, "system", "test")
+    if role == "scanner":
+        with counter(till, ("scanner",)) as (devices, _queue):
+            if devices.scanner is None:
+                raise DeviceCommandError("no scanner is set up")
+            devices.start_watching()
+            scan = dev.wait_scan(devices, timeout)
+        if scan is None:
+            raise DeviceCommandError(f"no scan within {timeout:g} s")
+        from .domain.basket import Basket
+        from .services.scanning import scan_into_basket
+
+        outcome = scan_into_basket(till, Basket(), scan)
+        return {"code": scan.code, "source": scan.source,
+                "product": outcome.line.name if outcome.line else None,
+                "receipt_number": outcome.receipt_number, "message": outcome.message}
+    if role == "labels":
+        from drivers.printer.label import Label
+
+        with counter(till, ("labels",)) as (devices, _queue):
+            label = Label(name="Testetiket æøå ÆØÅ", price="12,50 kr", ean13="5701234567899",
+                          unit_price="Kilopris 25,00 kr/kg")
+            from .services.labels import LabelPlan
+            return print_labels(till, devices, LabelPlan([label], []))
+    raise DeviceCommandError(f"unknown device {role!r}")
+
+
+def cmd_labels(args: argparse.Namespace, till: Till) -> Any:
+    since = None
+    if args.changed_since:
+        try:
+            since = date.fromisoformat(args.changed_since)
+        except ValueError as exc:
+            raise DeviceCommandError(f"--changed-since needs a date like 2026-11-22: {exc}") from exc
+    plan = plan_labels(till, sku=args.sku, group=args.group, changed_since=since)
+    with counter(till, ("labels",)) as (devices, _queue):
+        return print_labels(till, devices, plan)
+
+
+def cmd_print(args: argparse.Namespace, till: Till) -> Any:
+    """Print the queue again after a printer came back (`till print retry`), or show it."""
+    if args.action == "status":
+        return {"pending": pending_jobs(till.conn)}
+    with counter(till, ("printer",)) as (_devices, queue):
+        if queue is None:
+            raise DeviceCommandError("no receipt printer is set up")
+        return queue.pump().to_json()
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("hw", help="devices: list, set, sim, test")
+    hs = s.add_subparsers(dest="action", required=True)
+    hs.add_parser("list", help="what is set up and what is plugged in")
+    a = hs.add_parser("set", help="set a device: ROLE JSON-spec (or none)")
+    a.add_argument("role", choices=dev.ROLES)
+    a.add_argument("spec")
+    hs.add_parser("sim", help="use simulated devices for every role (under DATA/sim)")
+    a = hs.add_parser("layout", help="label size and layout, as JSON")
+    a.add_argument("spec")
+    a = hs.add_parser("test", help="test one device")
+    a.add_argument("role", choices=dev.ROLES)
+    a.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a scan")
+
+    s = sub.add_parser("labels", help="print shelf labels")
+    s.add_argument("action", choices=("print",))
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--sku")
+    g.add_argument("--group")
+    g.add_argument("--changed-since", help="price changed or product added on or after this date")
+
+    s = sub.add_parser("print", help="the receipt printer's queue")
+    s.add_argument("action", choices=("status", "retry"))
+
+
+COMMANDS = {"hw": cmd_hw, "labels": cmd_labels, "print": cmd_print}

@@ -1,0 +1,223 @@
+"""The shop's devices: which ones are configured (settings rows), opening them, and the queue that
+carries their events (scans, drawer sensor) from driver threads to the till's own thread.
+
+Device settings are JSON specs in the meta table under `device.<role>`; each is checked by building
+the driver (which touches no hardware until first use) before it is saved, and every change is
+journalled. Specs never hold secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drivers.drawer.base import Drawer, DrawerError, DrawerEvent, check_pulse_ms
+from drivers.printer.label import LabelLayout
+from drivers.printer.label_printer import open_label_printer
+from drivers.printer.receipt import open_receipt_printer
+from drivers.scanner.base import Scan, Scanner
+
+from ..store.db import transaction
+from ..store.settings import get_meta, set_meta
+from .till import Till
+
+log = logging.getLogger(__name__)
+
+ROLES = ("printer", "drawer", "scanner", "labels")
+LAYOUT_KEY = "label.layout"
+
+
+class DeviceError(ValueError):
+    """A device setting that cannot work (bad spec, unknown kind)."""
+
+
+def _key(role: str) -> str:
+    if role not in ROLES:
+        raise DeviceError(f"device role must be one of {', '.join(ROLES)}, not {role!r}")
+    return f"device.{role}"
+
+
+def device_settings(till: Till) -> dict[str, dict[str, Any] | None]:
+    out: dict[str, dict[str, Any] | None] = {}
+    for role in ROLES:
+        raw = get_meta(till.conn, _key(role))
+        out[role] = json.loads(raw) if raw else None
+    return out
+
+
+def label_layout(till: Till) -> LabelLayout:
+    raw = get_meta(till.conn, LAYOUT_KEY)
+    return LabelLayout.from_settings(json.loads(raw)) if raw else LabelLayout()
+
+
+def sim_specs(base: Path) -> dict[str, dict[str, Any]]:
+    """Simulated twins of every device, writing under `base` (used by `make run` and the demo)."""
+    return {
+        "printer": {"kind": "sim", "dir": str(base / "printer"), "paper_mm": 80},
+        "drawer": {"kind": "sim", "dir": str(base / "drawer")},
+        "scanner": {"kind": "sim", "fifo": str(base / "scanner.fifo")},
+        "labels": {"kind": "sim", "dir": str(base / "labels")},
+    }
+
+
+def set_device(till: Till, role: str, spec: Mapping[str, Any] | None, who: str) -> dict[str, Any] | None:
+    """Check and save one device's spec (None removes it); journalled as a settings change."""
+    key = _key(role)
+    clean = dict(spec) if spec is not None else None
+    if clean is not None:
+        try:
+            closer = _build(role, clean, None)
+        except (ValueError, TypeError, KeyError, DrawerError) as exc:
+            raise DeviceError(f"{role}: {exc}") from exc
+        _close(closer)
+    with transaction(till.conn):
+        set_meta(till.conn, key, json.dumps(clean, sort_keys=True) if clean else "")
+        till.journal.append("settings_change", who, {"key": key, "value": clean})
+    if role == "printer":
+        till.prints_receipts = clean is not None
+    return clean
+
+
+def set_label_layout(till: Till, values: Mapping[str, Any], who: str) -> LabelLayout:
+    try:
+        layout = LabelLayout.from_settings(values)
+    except (ValueError, TypeError) as exc:
+        raise DeviceError(f"label layout: {exc}") from exc
+    with transaction(till.conn):
+        set_meta(till.conn, LAYOUT_KEY, json.dumps(dict(values), sort_keys=True))
+        till.journal.append("settings_change", who, {"key": LAYOUT_KEY, "value": dict(values)})
+    return layout
+
+
+@dataclass
+class Devices:
+    """What the till talks to. Any role may be None (not configured). Driver threads put events
+    on `events`; the till's thread takes them off (`services.drawer.process_events`, the UI)."""
+    printer: Any = None
+    drawer: Drawer | None = None
+    scanner: Scanner | None = None
+    labels: Any = None
+    specs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
+    last_pulse: datetime | None = None  # when the till last opened the drawer (sensor matching)
+    opened_at: datetime | None = None   # when the sensor last saw it open
+
+    def start_watching(self) -> None:
+        """Sensor and scanner threads, for a long-running till (kiosk, `hw test scanner`)."""
+        if self.drawer is not None:
+            self.drawer.watch(lambda ev: self.events.put(("drawer", ev)))
+        if self.scanner is not None:
+            self.scanner.start(lambda scan: self.events.put(("scan", scan)))
+
+    def close(self) -> None:
+        if self.scanner is not None:
+            self.scanner.stop()
+        for dev in (self.drawer, self.printer, self.labels):
+            _close(dev)
+
+
+def _close(dev: object) -> None:
+    close = getattr(dev, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:  # a device already gone must not stop the others closing
+            log.warning("event=device_close_failed error=%s", exc)
+
+
+def _build(role: str, spec: dict[str, Any], printer: Any, now: Callable[[], Any] | None = None) -> Any:
+    kind = spec.get("kind")
+    if role == "printer":
+        return open_receipt_printer(spec)
+    if role == "labels":
+        return open_label_printer(spec)
+    if role == "drawer":
+        return _drawer(spec, printer, now)
+    if role == "scanner":
+        return _scanner(spec)
+    raise DeviceError(f"unknown device role {role!r} (kind {kind!r})")
+
+
+def _drawer(spec: dict[str, Any], printer: Any, now: Callable[[], Any] | None) -> Drawer:
+    from drivers.drawer.gpio import GpiodPort, GpioDrawer
+    from drivers.drawer.kick import KickDrawer
+    from drivers.sim.drawer import SimDrawer
+
+    extra: dict[str, Any] = {"now": now} if now is not None else {}
+    kind = spec.get("kind")
+    pulse_ms = check_pulse_ms(int(spec.get("pulse_ms", 200)))  # before any line is claimed
+    if kind == "gpio":
+        port = GpiodPort(str(spec["chip"]), int(spec["line"]),
+                         int(spec["sensor_line"]) if spec.get("sensor_line") is not None else None,
+                         active_low_drive=bool(spec.get("active_low", False)))
+        return GpioDrawer(port, pulse_ms=pulse_ms, **extra)
+    if kind == "printer_kick":
+        if printer is None:
+            # While only checking a spec there is no printer yet; a kick needs one at run time.
+            return KickDrawer(lambda _b: None, pin=int(spec.get("pin", 2)), pulse_ms=pulse_ms, **extra)
+        status = (lambda: printer.status().drawer_open) if spec.get("sensor", True) else None
+        return KickDrawer(printer.send, pin=int(spec.get("pin", 2)), pulse_ms=pulse_ms, status=status,
+                          **extra)
+    if kind == "sim":
+        return SimDrawer(Path(str(spec["dir"])) / "drawer.log", **extra)
+    raise ValueError(f"drawer kind must be gpio, printer_kick or sim, not {kind!r}")
+
+
+def _scanner(spec: dict[str, Any]) -> Scanner:
+    kind = spec.get("kind")
+    if kind == "evdev":
+        from drivers.scanner.evdev_scanner import EvdevScanner
+        return EvdevScanner(str(spec["path"]), layout=str(spec.get("layout", "us")))
+    if kind == "serial":
+        from drivers.scanner.serial_scanner import SerialScanner
+        return SerialScanner(str(spec["device"]), baudrate=int(spec.get("baudrate", 9600)))
+    if kind == "sim":
+        from drivers.sim.scanner import SimScanner
+        return SimScanner(str(spec["fifo"]) if spec.get("fifo") else None,
+                          keyboard=bool(spec.get("keyboard", False)))
+    raise ValueError(f"scanner kind must be evdev, serial or sim, not {kind!r}")
+
+
+def open_devices(till: Till, roles: tuple[str, ...] = ROLES) -> Devices:
+    """Build the configured devices. A device whose spec no longer builds is left out with a log
+    line (the till still sells; `till hw list` shows the problem)."""
+    specs = device_settings(till)
+    devices = Devices(specs=specs)
+    for role in ("printer", "labels", "drawer", "scanner"):  # a kick drawer needs the printer
+        spec = specs.get(role)
+        if role not in roles or not spec:
+            continue
+        try:
+            dev = _build(role, spec, devices.printer, till.now)
+        except (ValueError, TypeError, KeyError, OSError, DrawerError) as exc:
+            log.warning("event=device_unusable role=%s error=%s", role, exc)
+            continue
+        setattr(devices, role, dev)
+    return devices
+
+
+def wait_scan(devices: Devices, timeout_s: float) -> Scan | None:
+    """The next scan from the configured scanner (other events are put back afterwards)."""
+    held: list[tuple[str, Any]] = []
+    found: Scan | None = None
+    try:
+        while found is None:
+            kind, payload = devices.events.get(timeout=timeout_s)
+            if kind == "scan":
+                found = payload
+            else:
+                held.append((kind, payload))
+    except queue.Empty:
+        pass
+    for item in held:
+        devices.events.put(item)
+    return found
+
+
+__all__ = ["ROLES", "DeviceError", "Devices", "DrawerEvent", "device_settings", "label_layout",
+           "open_devices", "set_device", "set_label_layout", "sim_specs", "wait_scan"]
