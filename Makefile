@@ -14,10 +14,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Until the kiosk exists: a fresh demo shop, one day of trade, and that day's Z report.
+# Until the kiosk exists: a fresh demo shop on simulated devices, one day of trade, and that
+# day's Z report. Receipts print as text and PNG under $(DEMO_DATA)/sim/printer.
 run: $(STAMP)
 	rm -rf $(DEMO_DATA)
 	$(BIN)/till --data $(DEMO_DATA) demo --days 1
+	@echo "Receipts and the Z as printed: $(DEMO_DATA)/sim/printer  (drawer: $(DEMO_DATA)/sim/drawer)"
 
 test: $(STAMP)
 	$(BIN)/ruff check appliance drivers tests bench

@@ -1,6 +1,9 @@
 """`till demo`: a believable small shop, so `make run` and demos show real figures.
 
-Days are simulated on a clock that starts `days` days back and never runs behind the journal."""
+Days are simulated on a clock that starts `days` days back and never runs behind the journal.
+A fresh demo shop gets the simulated twin of every device (under DATA/sim); the last day trades
+through them, so its receipts, drawer pulses and Z print there (earlier days are history, traded
+without devices so a long demo stays quick)."""
 
 from __future__ import annotations
 
@@ -11,10 +14,14 @@ from pathlib import Path
 from ..domain.barcodes import gtin_check_digit, zero_variable_part
 from ..domain.money import format_kroner, parse_kroner
 from ..store import catalog
+from ..store.db import transaction
 from ..store.journal import last_nr
 from .cash import move_cash, no_sale
-from .closing import close_day, x_figures, x_report
-from .selling import SaleError, refund, sell
+from .checkout import complete_return, complete_sale
+from .closing import close_day, x_figures, x_report, z_journal_nr
+from .devices import Devices, open_devices, set_device, sim_specs
+from .printing import PrintQueue, enqueue
+from .selling import SaleError
 from .setup import add_cashier, import_catalog, init_shop, set_account
 from .till import TZ, ManualClock, Till, open_till
 
@@ -70,6 +77,8 @@ def _setup(data: Path, clock: ManualClock, rng: random.Random) -> Till:
     for key, number in ACCOUNTS.items():
         set_account(till, key, number)
     import_catalog(till, catalog_csv(rng))
+    for role, spec in sim_specs(data / "sim").items():
+        set_device(till, role, spec, "system")
     return till
 
 
@@ -119,10 +128,12 @@ def _pay(rng: random.Random, req: dict, till: Till) -> dict:
     return req
 
 
-def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int) -> dict:
+def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int,
+              devices: Devices | None = None) -> dict:
     skus = [p.sku for p in catalog.all_products(till.conn) if not p.sku.startswith("W")]
+    queue = PrintQueue(till, devices.printer) if devices is not None and devices.printer else None
     if day_no == 0:
-        move_cash(till, "float", format_kroner(OPENING_FLOAT), "Startbeholdning", "bo")
+        move_cash(till, "float", format_kroner(OPENING_FLOAT), "Startbeholdning", "bo", devices=devices)
     receipts: list[int] = []
     for i in range(rng.randint(90, 140)):
         clock.advance(seconds=rng.uniform(60, 360))
@@ -130,7 +141,7 @@ def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int) -
         if rng.random() < 0.02:
             req["training"] = True
         try:
-            sale = sell(till, _pay(rng, req, till))
+            sale = complete_sale(till, devices, queue, _pay(rng, req, till))
         except SaleError:
             continue
         if not sale["training"]:
@@ -138,23 +149,30 @@ def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int) -
         if i == 40:
             x_report(till, "bo")
         if i in (20, 70):
-            no_sale(till, "anna", "byttepenge til kunde")
+            no_sale(till, "anna", "byttepenge til kunde", devices=devices)
     for number in rng.sample(receipts, min(3, len(receipts))):
         clock.advance(seconds=120)
         try:
-            refund(till, number, {"cashier": "anna", "lines": [{"line_no": 1, "qty": 1}]})
+            complete_return(till, devices, queue, number,
+                            {"cashier": "anna", "lines": [{"line_no": 1, "qty": 1}]})
         except SaleError:
             pass
     clock.advance(seconds=600)
     expected = x_figures(till).cash_expected
     to_bank_mid = (expected - OPENING_FLOAT) // 2 // 10000 * 10000
     if to_bank_mid > 0:
-        move_cash(till, "out", format_kroner(to_bank_mid), "Udbetaling til bank, middag", "bo")
+        move_cash(till, "out", format_kroner(to_bank_mid), "Udbetaling til bank, middag", "bo",
+                  devices=devices)
     clock.advance(seconds=3600)
     expected = x_figures(till).cash_expected
     counted = expected + rng.choice([0, 0, 0, -50, 50, -1000, 200])
     to_bank = max(0, counted - OPENING_FLOAT)
-    return close_day(till, format_kroner(counted), format_kroner(to_bank), cashier_id="bo")
+    z = close_day(till, format_kroner(counted), format_kroner(to_bank), cashier_id="bo")
+    if queue is not None:
+        with transaction(till.conn):
+            enqueue(till.conn, "report", till.now().isoformat(), z_journal_nr(till, z["z_number"]))
+        queue.pump()
+    return z
 
 
 def run_demo(data: Path, days: int, seed: int = 1) -> dict:
@@ -177,7 +195,13 @@ def run_demo(data: Path, days: int, seed: int = 1) -> dict:
         last_z: dict = {}
         for day in range(days):
             clock.now = clock.now.replace(hour=8, minute=rng.randint(0, 30))
-            last_z = trade_day(till, clock, rng, day if fresh else 1)
+            devices = open_devices(till, ("printer", "drawer")) if day == days - 1 else None
+            till.prints_receipts = devices is not None and devices.printer is not None
+            try:
+                last_z = trade_day(till, clock, rng, day if fresh else 1, devices)
+            finally:
+                if devices is not None:
+                    devices.close()
             clock.now = (clock.now + timedelta(days=1)).replace(hour=8, minute=0)
         return {"days": days, "journal_entries": last_nr(till.conn),
                 "z_numbers": [r[0] for r in till.conn.execute(
