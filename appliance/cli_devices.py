@@ -7,10 +7,12 @@ the drawer, waits for a scan or prints a test label."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from drivers.printer.document import Barcode, Document, Feed, Text
@@ -18,7 +20,7 @@ from drivers.printer.document import Barcode, Document, Feed, Text
 from .services import devices as dev
 from .services.drawer import open_drawer
 from .services.labels import plan_labels, print_labels
-from .services.printing import PrintQueue, enqueue, pending_jobs
+from .services.printing import LOGO_FILE, PrintQueue, enqueue, pending_jobs
 from .services.till import Till
 from .store import settings
 from .store.db import transaction
@@ -76,7 +78,35 @@ def cmd_hw(args: argparse.Namespace, till: Till) -> Any:
                 for role, spec in dev.sim_specs(base).items()}
     if args.action == "layout":
         return vars(dev.set_label_layout(till, _spec(args.spec), "system"))
+    if args.action == "logo":
+        return set_logo(till, args.file)
     return hw_test(till, args.role, args.timeout)
+
+
+def set_logo(till: Till, file: str) -> dict[str, Any]:
+    """The receipt's logo: any PNG (the printer dithers and scales it); `none` removes it."""
+    from PIL import Image, UnidentifiedImageError
+
+    target = till.data_dir / LOGO_FILE
+    if file == "none":
+        target.unlink(missing_ok=True)
+        return {"logo": None}
+    try:
+        data = Path(file).read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+            fmt, size = img.format, img.size
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DeviceCommandError(f"cannot use {file} as the logo: {exc}") from exc
+    if fmt != "PNG" or not (8 <= size[0] <= 4000 and 8 <= size[1] <= 4000):
+        raise DeviceCommandError(f"the logo must be a PNG of 8 to 4000 pixels a side (got {fmt} {size})")
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    with transaction(till.conn):
+        till.journal.append("settings_change", "system",
+                            {"key": "receipt.logo", "value": f"{size[0]}x{size[1]} PNG"})
+    return {"logo": str(target), "width": size[0], "height": size[1]}
 
 
 def _spec(text: str) -> dict[str, Any]:
@@ -169,6 +199,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     hs.add_parser("sim", help="use simulated devices for every role (under DATA/sim)")
     a = hs.add_parser("layout", help="label size and layout, as JSON")
     a.add_argument("spec")
+    a = hs.add_parser("logo", help="the receipt logo: a PNG file, or none")
+    a.add_argument("file")
     a = hs.add_parser("test", help="test one device")
     a.add_argument("role", choices=dev.ROLES)
     a.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a scan")

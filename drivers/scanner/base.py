@@ -53,6 +53,7 @@ class ThreadedScanner:
         self._stopping = threading.Event()
         self._wake_r = -1
         self._wake_w = -1
+        self._problem: str | None = None  # last logged reason for not reading, to log each once
 
     @property
     def running(self) -> bool:
@@ -102,6 +103,13 @@ class ThreadedScanner:
         except OSError:
             pass
 
+    def _note_problem(self, key: str, msg: str, *args: object) -> None:
+        """Retrying twice a second must not flood the log: a problem is logged when it starts or
+        changes (under the subclass's module logger). Reset `_problem` to None once reading again."""
+        if self._problem != key:
+            self._problem = key
+            logging.getLogger(type(self).__module__).warning(msg, *args)
+
     def _wait_readable(self, sources: list[Any]) -> list[Any]:
         """Block until one of `sources` (fds or objects with fileno()) is readable or stop() is called.
 
@@ -146,3 +154,11 @@ class ThreadedScanner:
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
+
+
+def close_quietly(device: Any) -> None:
+    """Close a device that may already be gone (closing also releases an evdev grab)."""
+    try:
+        device.close()
+    except OSError:
+        pass

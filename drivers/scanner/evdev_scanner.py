@@ -17,7 +17,7 @@ from typing import Protocol
 
 import evdev
 
-from drivers.scanner.base import ThreadedScanner
+from drivers.scanner.base import ThreadedScanner, close_quietly
 from drivers.scanner.wedge import WedgeDecoder
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ class EvdevScanner(ThreadedScanner):
         self.decoder = decoder or WedgeDecoder(layout=layout)
         self._opener = opener
         self._exists = exists
-        self._problem: str | None = None  # last logged reason for not reading, to log each once
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -86,7 +85,7 @@ class EvdevScanner(ThreadedScanner):
                 self.decoder.reset("disconnect")
             finally:
                 self.connected = False
-                _close_quietly(device)
+                close_quietly(device)
         self.decoder.reset("stop")
 
     def _wait_for_path(self) -> bool:
@@ -114,7 +113,7 @@ class EvdevScanner(ThreadedScanner):
             # EBUSY: another program holds the grab; reading anyway would type codes into the UI.
             self._note_problem(f"grab:{exc.errno}", "scanner_grab_failed scanner=%s errno=%s error=%s",
                                self.name, exc.errno, exc.strerror or exc)
-            _close_quietly(device)
+            close_quietly(device)
             return None
         return device
 
@@ -131,15 +130,3 @@ class EvdevScanner(ThreadedScanner):
                 if code is not None:
                     self._deliver(code)
 
-    def _note_problem(self, key: str, msg: str, *args: object) -> None:
-        # Retrying twice a second must not flood the journal: log a problem when it starts or changes.
-        if self._problem != key:
-            self._problem = key
-            log.warning(msg, *args)
-
-
-def _close_quietly(device: InputDeviceLike) -> None:
-    try:
-        device.close()  # also releases the grab
-    except OSError:
-        pass

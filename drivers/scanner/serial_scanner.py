@@ -14,7 +14,7 @@ from typing import Any
 
 import serial
 
-from drivers.scanner.base import ThreadedScanner
+from drivers.scanner.base import ThreadedScanner, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,6 @@ class SerialScanner(ThreadedScanner):
         self._opener = opener
         self._read_timeout_s = read_timeout_s  # a backstop: stop() cancels the read at once
         self._port: Any = None
-        self._problem: str | None = None
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -127,7 +126,7 @@ class SerialScanner(ThreadedScanner):
             finally:
                 self.connected = False
                 self._port = None
-                _close_quietly(port)
+                close_quietly(port)
         self.decoder.reset("stop")
 
     def _open(self) -> Any:
@@ -159,14 +158,3 @@ class SerialScanner(ThreadedScanner):
             except (OSError, AttributeError):
                 pass  # closed meanwhile, or a transport without cancel: the read timeout ends it
 
-    def _note_problem(self, key: str, msg: str, *args: object) -> None:
-        if self._problem != key:
-            self._problem = key
-            log.warning(msg, *args)
-
-
-def _close_quietly(port: Any) -> None:
-    try:
-        port.close()
-    except OSError:
-        pass

@@ -123,3 +123,24 @@ def test_hw_test_scanner_reads_one_scan_from_the_sim_pipe(shop: Path) -> None:
     assert proc.returncode == 0, err
     assert json.loads(out) == {"code": "5701234567899", "source": "sim", "product": "Sødmælk 1 l",
                                "receipt_number": None, "message": None}
+
+
+def test_logo_prints_at_the_top_of_receipts(shop: Path, tmp_path: Path) -> None:
+    from PIL import ImageDraw
+
+    ok(till(shop, "hw", "sim"))
+    logo = tmp_path / "logo.png"
+    img = Image.new("L", (300, 80), 255)
+    ImageDraw.Draw(img).ellipse((10, 10, 290, 70), fill=0)
+    img.save(logo)
+    assert ok(till(shop, "hw", "logo", str(logo)))["width"] == 300
+    bad = tmp_path / "logo.txt"
+    bad.write_text("not a picture")
+    assert till(shop, "hw", "logo", str(bad)).returncode == 1
+    ok(till(shop, "sell", "--json-in", "-", stdin=json.dumps(SALE)))
+    text = (shop / "sim" / "printer" / "0001.txt").read_text(encoding="utf-8")
+    first = text.splitlines()[0].strip()  # raster width is padded to whole bytes: 300 -> 304 dots
+    assert first in ("[image 300x80]", "[image 304x80]")
+    ok(till(shop, "hw", "logo", "none"))
+    ok(till(shop, "sell", "--json-in", "-", stdin=json.dumps(SALE)))
+    assert "[image" not in (shop / "sim" / "printer" / "0002.txt").read_text(encoding="utf-8")

@@ -338,3 +338,33 @@ def test_a_gpio_drawer_without_its_chip_is_refused_or_left_out(till) -> None:
     devices = dev.open_devices(till)
     assert devices.drawer is None  # no /dev/gpiochip here: logged, and the till still sells
     assert checkout.complete_sale(till, devices, None, CASH_SALE)["receipt_number"] == 1
+
+
+def test_printer_kick_drawer_opens_through_the_network_printer(till) -> None:
+    with FakeNetworkPrinter() as printer:
+        dev.set_device(till, "printer", {"kind": "network", "host": "127.0.0.1", "port": printer.port},
+                       "system")
+        dev.set_device(till, "drawer", {"kind": "printer_kick", "pin": 2, "pulse_ms": 120}, "system")
+        devices = dev.open_devices(till)
+        queue = PrintQueue(till, devices.printer)
+        sale = checkout.complete_sale(till, devices, queue, CASH_SALE)
+        assert sale["drawer"]["result"] == "pulsed" and sale["print"]["printed"] == [1]
+        assert parse_escpos(printer.received).kicks == [(2, 120, 120)]  # ESC p 0 60 60 (2 ms units)
+        printer.set_status(drawer_open=True)
+        assert devices.drawer.is_open() is True
+        devices.close()
+
+
+
+def test_a_job_that_can_never_print_does_not_block_the_queue(till, sim, caplog) -> None:
+    from appliance.services.printing import enqueue
+    from appliance.store.db import transaction
+
+    devices, queue, base = sim
+    with transaction(till.conn):
+        enqueue(till.conn, "receipt", till.now().isoformat(), 999)  # no such receipt
+    checkout.complete_sale(till, devices, queue, CARD_SALE)
+    assert till.conn.execute("SELECT state FROM print_jobs ORDER BY id").fetchall() == [
+        ("failed",), ("printed",)]
+    assert (base / "printer" / "0001.txt").exists()
+    assert "print_job_unrenderable" in caplog.text

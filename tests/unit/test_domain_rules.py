@@ -179,3 +179,42 @@ def test_pins_are_slow_hashes() -> None:
     for bad in ("123", "1234567", "12a4"):
         with pytest.raises(ValueError):
             hash_pin(bad)
+
+
+# --- package contents and unit prices (shelf labels) -------------------------------------------
+
+@pytest.mark.parametrize(("text", "shown", "price", "unit_price"), [
+    ("500 g", "500 g", 2495, (4990, "kg")),
+    ("400g", "400 g", 2495, (6238, "kg")),  # 62.375 rounds half up
+    ("1,5 l", "1,5 l", 1800, (1200, "l")),
+    ("33 cl", "33 cl", 1000, (3030, "l")),
+    ("330 ml", "330 ml", 1000, (3030, "l")),
+    ("2 kg", "2 kg", 3000, (1500, "kg")),
+    ("6 stk", "6 stk", 3000, (500, "stk")),
+    ("0.75 L", "0,75 l", 6000, (8000, "l")),
+])
+def test_contents_and_unit_prices(text: str, shown: str, price: int, unit_price: tuple[int, str]) -> None:
+    from appliance.domain.units import parse_content
+    from appliance.domain.units import unit_price as per_unit
+    content = parse_content(text)
+    assert str(content) == shown
+    assert per_unit(price, content) == unit_price
+
+
+@pytest.mark.parametrize("text", ["", "g", "500", "500 pund", "0 g", "-1 l", "1,2345 kg", "1e3 g"])
+def test_bad_contents_are_refused(text: str) -> None:
+    from appliance.domain.units import ContentError, parse_content
+    with pytest.raises(ContentError):
+        parse_content(text)
+
+
+def test_catalog_takes_an_optional_content_column_and_names_a_bad_one() -> None:
+    from appliance.domain.catalog import CatalogError, parse_catalog_csv
+    products = parse_catalog_csv("sku,barcode,name,price,vat_rate,group,content\n"
+                                 "JAM,5701234567943,Syltetøj,24.95,25,Kolonial,400 g\n"
+                                 "BAG,,Pose,1.00,25,Diverse,\n")
+    assert [p.content for p in products] == ["400 g", None]
+    with pytest.raises(CatalogError, match="line 3"):
+        parse_catalog_csv("sku,barcode,name,price,vat_rate,group,content\n"
+                          "JAM,5701234567943,Syltetøj,24.95,25,Kolonial,400 g\n"
+                          "BAG,,Pose,1.00,25,Diverse,3 pund\n")
