@@ -73,6 +73,7 @@ def run() -> list[Row]:
     if "escpos.printer" in sys.modules:
         say("  import python-escpos: already imported")
     else:
+        importlib.import_module("drivers.printer.escpos_cache")  # where escpos caches its database
         t0 = time.perf_counter()
         importlib.import_module("escpos.printer")
         importing = (time.perf_counter() - t0) * 1000

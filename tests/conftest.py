@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import drivers.printer.escpos_cache  # noqa: F401  (before any test imports escpos: no stray /tmp dirs)
 from appliance.services.setup import add_cashier, import_catalog, init_shop, set_account
 from appliance.services.till import TZ, ManualClock, Till
 

@@ -14,17 +14,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.drawer.base import Drawer, DrawerError, DrawerEvent, check_pulse_ms
-from drivers.printer.label import LabelLayout
-from drivers.printer.label_printer import open_label_printer
-from drivers.printer.receipt import open_receipt_printer
 from drivers.scanner.base import Scan, Scanner
 
 from ..store.db import transaction
 from ..store.settings import get_meta, set_meta
 from .till import Till
+
+if TYPE_CHECKING:  # the printer drivers load python-escpos, PIL and brother_ql: only when used
+    from drivers.printer.label import LabelLayout
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ def device_settings(till: Till) -> dict[str, dict[str, Any] | None]:
 
 
 def label_layout(till: Till) -> LabelLayout:
+    from drivers.printer.label import LabelLayout
+
     raw = get_meta(till.conn, LAYOUT_KEY)
     return LabelLayout.from_settings(json.loads(raw)) if raw else LabelLayout()
 
@@ -84,6 +86,8 @@ def set_device(till: Till, role: str, spec: Mapping[str, Any] | None, who: str) 
 
 
 def set_label_layout(till: Till, values: Mapping[str, Any], who: str) -> LabelLayout:
+    from drivers.printer.label import LabelLayout
+
     try:
         layout = LabelLayout.from_settings(values)
     except (ValueError, TypeError) as exc:
@@ -133,8 +137,10 @@ def _close(dev: object) -> None:
 def _build(role: str, spec: dict[str, Any], printer: Any, now: Callable[[], Any] | None = None) -> Any:
     kind = spec.get("kind")
     if role == "printer":
+        from drivers.printer.receipt import open_receipt_printer
         return open_receipt_printer(spec)
     if role == "labels":
+        from drivers.printer.label_printer import open_label_printer
         return open_label_printer(spec)
     if role == "drawer":
         return _drawer(spec, printer, now)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-from drivers.printer.label import Label, LabelLayout
+from typing import TYPE_CHECKING, Any
 
 from ..domain.barcodes import make_price_code, rcn_kind
 from ..domain.catalog import Product
@@ -20,6 +18,9 @@ from ..domain.units import parse_content, unit_price_text
 from ..store.catalog import select_products
 from .devices import Devices, label_layout
 from .till import Till
+
+if TYPE_CHECKING:
+    from drivers.printer.label import Label, LabelLayout
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class LabelPlan:
 
 
 def product_label(product: Product) -> Label | None:
+    from drivers.printer.label import Label
+
     code = next((c for c in product.barcodes if len(c) == 13 and c.isdigit()), None)
     if code is None:
         return None

@@ -15,10 +15,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.printer.document import Document
-from drivers.printer.receipt import PrinterStatus, PrinterUnavailable
 
 from ..render.receipt_text import render_receipt_doc
 from ..render.report_text import render_report_doc
@@ -26,6 +25,9 @@ from ..store.db import transaction
 from ..store.journal import entry
 from ..store.settings import shop
 from .till import Till, open_till
+
+if TYPE_CHECKING:
+    from drivers.printer.receipt import PrinterStatus
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,8 @@ class PrintQueue:
         return state
 
     def _pump(self, till: Till) -> QueueState:
+        from drivers.printer.receipt import PrinterUnavailable
+
         conn = till.conn
         jobs = conn.execute("SELECT id, kind, ref, document FROM print_jobs WHERE state = 'queued' "
                             "ORDER BY id").fetchall()

@@ -7,6 +7,10 @@ find a glyph); a character that page lacks prints as "?"."""
 
 from __future__ import annotations
 
+from . import escpos_cache  # noqa: F401  (must come before escpos: see there)
+
+# isort: split
+
 import contextlib
 import copy
 import io

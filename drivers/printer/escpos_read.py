@@ -7,6 +7,10 @@ whose barcodes are drawn module by module, so a barcode reader can check them.""
 
 from __future__ import annotations
 
+from . import escpos_cache  # noqa: F401  (must come before escpos: see there)
+
+# isort: split
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache

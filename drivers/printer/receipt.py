@@ -10,6 +10,10 @@ Nothing touches hardware until the first send or status."""
 
 from __future__ import annotations
 
+from . import escpos_cache  # noqa: F401  (must come before escpos: see there)
+
+# isort: split
+
 import logging
 import re
 import socket
