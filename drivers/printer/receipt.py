@@ -130,7 +130,8 @@ class ReceiptPrinter:
 
     def __init__(self, transport: Escpos, profile: str = "default", columns: int = 48,
                  codepage: str = "CP865", *, name: str | None = None, status_timeout: float = 1.0,
-                 confirm: bool | None = None, drawer_open_high: bool = True) -> None:
+                 confirm: bool | None = None, drawer_open_high: bool = True,
+                 answers_status: bool = True) -> None:
         check_printer(profile, codepage, columns)
         self.transport = transport
         self.profile, self.columns, self.codepage = profile, columns, codepage.upper()
@@ -138,6 +139,7 @@ class ReceiptPrinter:
         self.status_timeout = status_timeout
         self.confirm = isinstance(transport, Network) if confirm is None else confirm
         self.drawer_open_high = drawer_open_high
+        self.answers_status = answers_status  # False for clones that never answer DLE EOT
         self._lock = threading.Lock()
 
     def render(self, doc: Document) -> bytes:
@@ -148,7 +150,7 @@ class ReceiptPrinter:
         with self._lock:
             try:
                 self.transport._raw(job)  # opens the connection if needed
-                if self.confirm:
+                if self.confirm and self.answers_status:
                     self._confirm()
             except _TRANSPORT_ERRORS as exc:
                 self._drop()
@@ -157,8 +159,18 @@ class ReceiptPrinter:
         log.info("receipt_sent printer=%s bytes=%d", self.name, len(job))
 
     def status(self) -> PrinterStatus:
-        """DLE EOT 1, 2 and 4, each answered within status_timeout; never raises."""
+        """DLE EOT 1, 2 and 4, each answered within status_timeout; never raises. A printer set
+        up as not answering status is online when its connection opens, and says nothing else."""
         with self._lock:
+            if not self.answers_status:
+                try:
+                    if not self.transport.device:  # python-escpos opens it on first access
+                        raise DeviceNotFoundError(f"{self.name} did not open")
+                    return PrinterStatus(True, None, None, None, None)
+                except _TRANSPORT_ERRORS as exc:
+                    self._drop()
+                    log.info("receipt_status_unreachable printer=%s error=%r", self.name, str(exc))
+                    return UNREACHABLE
             replies: list[int | None] = []
             try:
                 for n in (1, 2, 4):
@@ -231,7 +243,7 @@ class ReceiptPrinter:
 
 # --- construction from settings -------------------------------------------------------------
 
-_COMMON_KEYS = {"kind", "profile", "paper_mm", "codepage", "columns"}
+_COMMON_KEYS = {"kind", "profile", "paper_mm", "codepage", "columns", "status"}
 _KIND_KEYS: dict[str, tuple[set[str], set[str]]] = {  # required, optional
     "usb": ({"vendor_id", "product_id"}, {"in_ep", "out_ep"}),
     "serial": ({"device"}, {"baudrate"}),
@@ -268,7 +280,8 @@ def open_receipt_printer(spec: Mapping[str, object]) -> ReceiptPrinter | SimRece
     ValueError naming the key. Keys: kind (usb | serial | network | sim) and its own keys
     (vendor_id, product_id [, in_ep, out_ep] | device [, baudrate] | host [, port] | dir), plus
     profile (python-escpos name, "default"), paper_mm (58 | 80; 80), codepage ("CP865") and
-    columns (default: the paper's, fewer if the profile's head is narrower)."""
+    columns (default: the paper's, fewer if the profile's head is narrower); status (true; false
+    for a printer that never answers DLE EOT, so the print queue does not wait on its silence)."""
     kind = spec.get("kind")
     if not isinstance(kind, str) or kind not in _KIND_KEYS:
         raise ValueError(f"printer spec 'kind' must be one of {', '.join(_KIND_KEYS)}, not {kind!r}")
@@ -315,4 +328,7 @@ def open_receipt_printer(spec: Mapping[str, object]) -> ReceiptPrinter | SimRece
         port = _whole(spec, "port", 9100, 1, 65535)
         transport = TcpPrinter(host, port, timeout=NETWORK_TIMEOUT_S, profile=profile)
         name = f"network:{host}:{port}"
-    return ReceiptPrinter(transport, profile, columns, codepage, name=name)
+    answers = spec.get("status", True)
+    if not isinstance(answers, bool):
+        raise ValueError(f"printer spec 'status' must be true or false, not {answers!r}")
+    return ReceiptPrinter(transport, profile, columns, codepage, name=name, answers_status=answers)

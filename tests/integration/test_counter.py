@@ -368,3 +368,23 @@ def test_a_job_that_can_never_print_does_not_block_the_queue(till, sim, caplog) 
         ("failed",), ("printed",)]
     assert (base / "printer" / "0001.txt").exists()
     assert "print_job_unrenderable" in caplog.text
+
+
+def test_a_printer_that_never_answers_status_prints_when_set_up_so(till) -> None:
+    with FakeNetworkPrinter() as printer:
+        printer.set_status(answer=False)  # a clone that ignores DLE EOT
+        spec = {"kind": "network", "host": "127.0.0.1", "port": printer.port}
+        dev.set_device(till, "printer", spec, "system")
+        devices = dev.open_devices(till)
+        devices.printer.status_timeout = 0.2
+        held = checkout.complete_sale(till, devices, PrintQueue(till, devices.printer), CARD_SALE)
+        assert held["print"]["printed"] == [] and held["print"]["message"] == MSG_OFFLINE
+        devices.close()
+        dev.set_device(till, "printer", {**spec, "status": False}, "system")
+        devices = dev.open_devices(till)
+        state = PrintQueue(till, devices.printer).pump()
+        assert state.printed == (1,) and len(printer.jobs()) == 1
+        printer.go_down()  # and when it is really gone, the queue still holds
+        checkout.complete_sale(till, devices, PrintQueue(till, devices.printer), CARD_SALE)
+        assert pending_jobs(till.conn) == 1
+        devices.close()
