@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import cli_dinero
 from .cli_devices import COMMANDS as DEVICE_COMMANDS
 from .cli_devices import DeviceCommandError, add_parsers, counter, print_job
+from .dinero.errors import DineroError
 from .domain.catalog import CatalogError
 from .domain.money import MoneyError, format_dkk, format_kroner, parse_kroner
 from .domain.roles import PermissionDenied
@@ -32,7 +34,8 @@ EXIT_JOURNAL_BROKEN = 3
 KNOWN_ERRORS = (
     CatalogError, setup.SetupError, selling.SaleError, cash.CashError, closing.CloseError,
     StoreError, AuthError, PermissionDenied, MoneyError, FileNotFoundError, sqlite3.DatabaseError,
-    ValueError, PermissionError, DeviceCommandError, DeviceError, LabelError,
+    ValueError, PermissionError, DeviceCommandError, DeviceError, LabelError, *cli_dinero.KNOWN_ERRORS,
+    DineroError,
 )
 
 
@@ -142,6 +145,8 @@ def cmd_close_day(args: argparse.Namespace, till: Till) -> Any:
 def cmd_reports(args: argparse.Namespace, till: Till) -> Any:
     if args.action == "list":
         return closing.list_reports(till)
+    if args.action == "send":
+        return cli_dinero.cmd_reports_send(till, args.z_number)
     report, pdf = closing.get_report(till, args.z)
     if args.pdf:
         Path(args.pdf).write_bytes(pdf)
@@ -246,6 +251,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--last", action="store_true")
     a.add_argument("--pdf", help="also write the report's PDF here")
     a.add_argument("--print", action="store_true", help="also print it on the receipt printer")
+    a = rs.add_parser("send", help="send a closed day to Dinero (again)")
+    a.add_argument("z_number", type=int)
 
     s = sub.add_parser("journal", help="the signed journal")
     s.add_argument("action", choices=("verify",))
@@ -254,6 +261,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=int, default=1)
     s.add_argument("--seed", type=int, default=1)
     add_parsers(sub)
+    cli_dinero.add_parsers(sub)
     return p
 
 
@@ -261,7 +269,7 @@ TILL_COMMANDS = {
     "catalog": cmd_catalog, "accounts": cmd_accounts, "cashier": cmd_cashier, "sell": cmd_sell,
     "return": cmd_return, "cash": cmd_cash, "drawer": cmd_drawer, "report": cmd_report,
     "close-day": cmd_close_day, "reports": cmd_reports, "journal": cmd_journal,
-    "receipt": cmd_receipt, **DEVICE_COMMANDS,
+    "receipt": cmd_receipt, **DEVICE_COMMANDS, **cli_dinero.COMMANDS,
 }
 
 
@@ -277,7 +285,7 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
     if args.command == "reports" and args.action == "list":
         rows = [f"Z {r['z_number']:>5}  {r['business_date']}  "
                 f"{format_dkk(parse_kroner(r['net_sales'])):>16}  "
-                f"overført: {r['transferred_at'] or '-'}" for r in result]
+                f"Dinero: {_transfer_text(r)}" for r in result]
         return "\n".join(rows) or "no closed days yet"
     if args.command == "journal":
         return f"journal OK: {result['entries']} entries, chain and signatures verified"
@@ -286,6 +294,17 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
     if isinstance(result, dict):
         return "\n".join(f"{k}: {v}" for k, v in result.items())
     return str(result)
+
+
+def _transfer_text(r: dict) -> str:
+    """The transfer state as the shop reads it."""
+    if r["state"] == "sent":
+        return f"overført {r['transferred_at']}"
+    if r["state"] == "failed":
+        return f"fejlet: {r['error']}"
+    if r["state"] == "queued":
+        return "i kø" + (f" ({r['error']})" if r.get("error") else "")
+    return "ikke sendt"
 
 
 def run(argv: list[str]) -> int:

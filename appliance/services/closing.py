@@ -13,6 +13,7 @@ from ..store import catalog, settings
 from ..store.db import transaction
 from ..store.journal import entries, entry
 from .till import Till
+from .uploader import auto_transfer, queue_post, wake_uploader
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,13 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
             "INSERT INTO z_reports (z_number, journal_nr, business_date, period_start, "
             "period_end, last_nr) VALUES (?, ?, ?, ?, ?, ?)",
             (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr))
+        queued = auto_transfer(till)
+        if queued:  # "Transfer to Dinero" is on by default: queued with the close, or not at all
+            queue_post(till, ctx.number, ctx.period_end)
     if render_pdf:  # after the commit: the write lock is not held while fpdf loads and draws
         store_pdf(till, ctx.number, data)
+    if queued:
+        wake_uploader(till.data_dir)
     log.info("event=z_closed z=%d date=%s entries=%s..%s", ctx.number, ctx.business_date,
              report.first_nr, report.last_nr)
     return data
@@ -169,14 +175,20 @@ def z_journal_nr(till: Till, z_number: int) -> int:
 
 
 def list_reports(till: Till) -> list[dict]:
+    """Closed days with their Dinero transfer: state not_sent | queued | sent | failed."""
+    from .uploader import transfer_states
+
+    states = transfer_states(till)
     out = []
     for z, nr, date, start, end in till.conn.execute(
             "SELECT z_number, journal_nr, business_date, period_start, period_end FROM z_reports "
             "ORDER BY z_number"):
         data = entry(till.conn, nr).data()  # type: ignore[union-attr]
+        t = states.get(z, {})
         out.append({"z_number": z, "business_date": date, "period_start": start,
                     "period_end": end, "net_sales": data["net_sales"],
-                    "cash_difference": data["cash_difference"], "transferred_at": None})
+                    "cash_difference": data["cash_difference"], "state": t.get("state", "not_sent"),
+                    "transferred_at": t.get("transferred_at"), "error": t.get("error")})
     return out
 
 
@@ -192,3 +204,46 @@ def get_report(till: Till, z_number: int | None = None) -> tuple[dict, bytes]:
         raise CloseError("no such Z report" if z_number else "no day has been closed yet")
     data = json.loads(entry(till.conn, row[1]).payload)  # type: ignore[union-attr]
     return data, row[2] if row[2] is not None else store_pdf(till, row[0], data)
+
+
+def rebuild_z(till: Till, z_number: int) -> tuple[Report, dict]:
+    """A closed day's report computed again from its journal entries (one source of truth), with
+    the context it was closed with; and the Z as journalled. Used to post a Z with today's account
+    mapping after a missing or wrong account was fixed."""
+    row = till.conn.execute("SELECT journal_nr FROM z_reports WHERE z_number = ?", (z_number,)).fetchone()
+    if row is None:
+        raise CloseError(f"no Z report {z_number}")
+    z_entry = entry(till.conn, row[0])
+    assert z_entry is not None
+    data = z_entry.data()
+    prev = till.conn.execute("SELECT journal_nr, last_nr FROM z_reports WHERE z_number = ?",
+                             (z_number - 1,)).fetchone()
+    opening = (0, 0, 0)
+    after = 0
+    if prev is not None:
+        prev_entry = entry(till.conn, prev[0])
+        assert prev_entry is not None
+        p = prev_entry.data()
+        opening = (parse_kroner(p["grand_total_sales"]), parse_kroner(p["grand_total_returns"]),
+                   parse_kroner(p["next_float"]))
+        after = prev[1]
+    counts = data.get("denominations")
+    ctx = ReportContext(
+        kind="Z", number=z_number, register_id=data["register_id"], business_date=data["business_date"],
+        period_start=data["period_start"], period_end=data["period_end"],
+        opening_grand_total_sales=opening[0], opening_grand_total_returns=opening[1],
+        carried_float=opening[2],
+        counted=None if data.get("cash_counted") is None else parse_kroner(data["cash_counted"]),
+        denominations=None if counts is None else {parse_kroner(d): n for d, n in counts.items()},
+        to_bank=parse_kroner(data["to_bank"]))
+    last = data.get("last_entry")
+    period = [] if last is None else list(entries(till.conn, after, int(last)))
+    return build_report(ctx, period), data
+
+
+def z_posting_plan(till: Till, z_number: int) -> tuple[list[dict], list[str], dict]:
+    """(posting plan lines with amounts in øre, accounts still missing, the journalled Z) under the
+    account mapping as it is now."""
+    report, data = rebuild_z(till, z_number)
+    lines, missing = posting_plan(report, AccountMap(settings.accounts(till.conn)))
+    return lines, missing, data
