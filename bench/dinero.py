@@ -76,14 +76,15 @@ def run() -> list[Row]:
             clock.advance(hours=14)
         assert len(fake.ledger_items(ORG)) == DAYS
         say(f"  requests per Z, plain: {counts}")
-        say(f"  requests per Z, the item's answer lost: {lost_counts} (the re-post is answered 409, then "
-            "one status read)")
+        say(f"  requests per Z, the item's answer lost: {lost_counts} (file, item, then one status read "
+            "finds it stored)")
         worst, worst_lost = max(counts), max(lost_counts)
-        ok = worst <= MAX_REQUESTS
+        ok = worst <= MAX_REQUESTS and worst_lost <= MAX_REQUESTS
         say(f"  requests per Z: {worst} (with a lost answer {worst_lost})   target: <={MAX_REQUESTS} -> "
             f"{'OK' if ok else 'MISSED'}")
         rows.append(Row("dinero", "HTTP requests per Z after login", f"{worst}", f"<= {MAX_REQUESTS}", ok))
-        rows.append(Row("dinero", "requests per Z, answer lost", f"{worst_lost}"))
+        rows.append(Row("dinero", "requests per Z, answer lost", f"{worst_lost}", f"<= {MAX_REQUESTS}",
+                        worst_lost <= MAX_REQUESTS))
         till.close()
         rss = idle_rss_mb(tmp / "till")
         ok_rss = check("uploader idle RSS", rss, RSS_TARGET_MB, "MB")

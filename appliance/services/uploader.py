@@ -151,14 +151,16 @@ class Row:
     item_version: str | None
     lines: list[dict[str, Any]] | None
     attempts: int
+    maybe_stored: bool
 
     @classmethod
     def of(cls, r: tuple) -> Row:
-        return cls(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else None, r[9])
+        return cls(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else None, r[9],
+                   bool(r[10]))
 
 
 _ROW = ("SELECT id, z_number, revision, action, ledger_id, org_id, file_guid, item_version, lines, "
-        "attempts FROM dinero_transfers")
+        "attempts, maybe_stored FROM dinero_transfers")
 
 
 class LocalRefusal(Rejected):
@@ -282,11 +284,20 @@ class Uploader:
         prefix = "Tilbageførsel: " if row.action == "reversal" else ""
         item = ledger_item(row.ledger_id, self._business_date(row.z_number), lines, row.file_guid,
                            negate=row.action == "reversal", prefix=prefix)
+        if row.maybe_stored:  # the last POST went unanswered: one read settles it
+            found = self._find(client, org, row.ledger_id)
+            if found is not None:
+                self._sent(row, found.get("Version"))
+                return
         try:
             made = client.create_ledger_items(org, [item])
             version = _version_of(made, row.ledger_id)
         except Duplicate:  # an earlier attempt made it (its answer was lost): read, don't repeat
             version = self._status(client, org, row.ledger_id)["Version"]
+        except Transient as exc:
+            if exc.status is None:  # no answer at all: Dinero may have stored it
+                self._set(row.id, maybe_stored=1)
+            raise
         self._sent(row, version)
 
     def _resend(self, client: Any, org: int, row: Row) -> None:
@@ -324,6 +335,15 @@ class Uploader:
             self._set(row.id, state="superseded", last_error="booked: reversed and posted anew", commit=False)
         # run_once picks both new rows up, reversal first (lower id)
 
+    def _find(self, client: Any, org: int, item_id: str) -> dict[str, Any] | None:
+        try:
+            found = [s for s in client.ledger_status(org, [item_id]) if str(s.get("Id")) == item_id]
+        except Rejected as exc:
+            if "ledgerItemNotFound" in getattr(exc, "codes", []):
+                return None
+            raise
+        return found[0] if found else None
+
     def _status(self, client: Any, org: int, item_id: str) -> dict[str, Any]:
         found = [s for s in client.ledger_status(org, [item_id]) if str(s.get("Id")) == item_id]
         if not found:
@@ -342,7 +362,7 @@ class Uploader:
 
     def _sent(self, row: Row, version: str | None) -> None:
         self._set(row.id, state="sent", item_version=version, sent_at=self.till.now().isoformat(),
-                  last_error=None, attempts=row.attempts + 1, next_attempt=None)
+                  last_error=None, attempts=row.attempts + 1, next_attempt=None, maybe_stored=0)
 
     def _retry(self, row: Row, error: str, wait_s: float, count: bool = True) -> None:
         when = (self.till.now() + timedelta(seconds=wait_s)).isoformat()

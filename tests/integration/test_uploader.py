@@ -298,3 +298,34 @@ def test_the_pdf_is_the_days_z(till, clock, dinero) -> None:
     up.Uploader(till, up.connector(till)).run_once()
     [f] = dinero.files(ORG)
     assert f["data"][:5] == b"%PDF-"  # the PDF itself is checked page by page in the render tests
+
+
+def test_a_lost_answer_costs_one_status_read_not_a_second_post(till, clock, dinero) -> None:
+    connect(till, dinero)
+    trade_and_close(till, clock)
+    uploader = up.Uploader(till, up.connector(till))
+    uploader.run_once()
+    assert len(dinero.ledger_items(ORG)) == 1
+    trade_and_close(till, clock)
+    dinero.drop_after_store_next(1, path_contains="ledgeritems")
+    before = len(dinero.requests)
+    uploader.run_once()
+    clock.advance(hours=1)
+    uploader.run_once()
+    calls = [(m, p.split("/")[-1]) for m, p, _s in dinero.requests[before:] if "oauth" not in p]
+    assert calls == [("POST", "files"), ("POST", "ledgeritems"), ("POST", "status")]
+    assert len(dinero.ledger_items(ORG)) == 2
+
+
+def test_an_answered_error_reposts_without_a_read(till, clock, dinero) -> None:
+    connect(till, dinero)
+    trade_and_close(till, clock)
+    dinero.fail_next(1, status=502, path_contains="ledgeritems")
+    before = len(dinero.requests)
+    uploader = up.Uploader(till, up.connector(till))
+    uploader.run_once()
+    clock.advance(hours=1)
+    uploader.run_once()
+    calls = [(m, p.split("/")[-1]) for m, p, _s in dinero.requests[before:] if "oauth" not in p]
+    assert calls == [("POST", "files"), ("POST", "ledgeritems"), ("POST", "ledgeritems")]
+    assert len(dinero.ledger_items(ORG)) == 1

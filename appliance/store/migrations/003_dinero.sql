@@ -13,6 +13,7 @@ CREATE TABLE dinero_transfers (
                           CHECK (state IN ('queued', 'sent', 'failed', 'superseded')),
     file_guid     TEXT,
     item_version  TEXT,
+    maybe_stored  INTEGER NOT NULL DEFAULT 0,  -- the item's POST got no answer: read before re-posting
     lines         TEXT,               -- the ledger lines as sent (JSON), for the record
     attempts      INTEGER NOT NULL DEFAULT 0,
     next_attempt  TEXT,               -- ISO time; NULL = now
