@@ -346,6 +346,8 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("TILLBOX_LOG", "WARNING").upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # our client logs each request itself
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     try:
         sys.exit(run(sys.argv[1:]))
     except BrokenPipeError:  # output piped into head and the like
