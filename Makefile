@@ -22,14 +22,14 @@ run: $(STAMP)
 	@echo "Receipts and the Z as printed: $(DEMO_DATA)/sim/printer  (drawer: $(DEMO_DATA)/sim/drawer)"
 
 test: $(STAMP)
-	$(BIN)/ruff check appliance drivers tests bench
+	$(BIN)/ruff check appliance drivers relay tests bench
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check appliance drivers tests bench
+	$(BIN)/ruff check appliance drivers relay tests bench
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache

@@ -164,6 +164,7 @@ class ReceiptPrinter:
         with self._lock:
             if not self.answers_status:
                 try:
+                    self._drop()  # a fresh connection is the only sign of life such a printer gives
                     if not self.transport.device:  # python-escpos opens it on first access
                         raise DeviceNotFoundError(f"{self.name} did not open")
                     return PrinterStatus(True, None, None, None, None)
