@@ -162,6 +162,29 @@ def cmd_journal(args: argparse.Namespace, till: Till) -> Any:
     return out
 
 
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    """The kiosk owns the process: Kivy must be set up before it is imported."""
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError as exc:
+        raise CliError(f"--size must be WIDTHxHEIGHT, e.g. 800x480, not {args.size!r}") from exc
+    if args.simulate:
+        from .ui.simulate import ensure_demo_shop
+        ensure_demo_shop(args.data)
+    if args.tour:
+        if not args.simulate:
+            raise CliError("--tour runs on the demo shop: add --simulate")
+        from .ui.tour import run_tour
+        shots = run_tour(args.data, Path(args.tour), (width, height))
+        print(json.dumps({"screenshots": [str(p) for p in shots]}, ensure_ascii=False, indent=2))
+        return 0
+    from .ui.driver import prepare
+    prepare(offscreen=bool(os.environ.get("SDL_VIDEODRIVER") == "offscreen"), size=(width, height))
+    from .ui.app import run_kiosk
+    run_kiosk(args.data, kiosk=not args.windowed)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> Any:
     from .services.demo import run_demo
     return run_demo(args.data, args.days, seed=args.seed)
@@ -262,6 +285,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     add_parsers(sub)
     cli_dinero.add_parsers(sub)
+    s = sub.add_parser("kiosk", help="the touchscreen till")
+    s.add_argument("--simulate", action="store_true", help="simulated devices and a demo shop")
+    s.add_argument("--tour", metavar="DIR", help="walk every screen offscreen, one PNG each, then exit")
+    s.add_argument("--windowed", action="store_true", help="a window instead of full screen (development)")
+    s.add_argument("--size", default="1280x800", help="window size, e.g. 800x480")
     return p
 
 
@@ -312,6 +340,8 @@ def run(argv: list[str]) -> int:
     args.data = data_dir(args.data)
     shop = None
     try:
+        if args.command == "kiosk":
+            return cmd_kiosk(args)
         if args.command == "init":
             result = cmd_init(args)
         elif args.command == "demo":

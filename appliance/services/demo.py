@@ -175,11 +175,13 @@ def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int,
     return z
 
 
-def run_demo(data: Path, days: int, seed: int = 1) -> dict:
+def run_demo(data: Path, days: int, seed: int = 1, end_days_ago: int = 0) -> dict:
+    """`days` closed days of trade ending `end_days_ago` days before today (the kiosk's demo ends
+    yesterday, so today is still open to sell and close)."""
     if not 1 <= days <= 400:
         raise ValueError("--days must be between 1 and 400")
     rng = random.Random(seed)
-    today = datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0)
+    today = datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=end_days_ago)
     start = today - timedelta(days=days - 1)
     fresh = not (Path(data) / "till.db").exists()
     clock = ManualClock(start)

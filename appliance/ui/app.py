@@ -1,0 +1,179 @@
+"""The kiosk application: full screen, no way out to a desktop, one ScreenManager of screens that
+each live in screens/<name>.py with their .kv beside them.
+
+Start-up opens the till on the backend's worker, restores an unfinished session, and shows the
+login screen (or where the cashier was). Scans arrive from the scanner thread through the devices'
+event queue, which the UI drains every 20 ms and hands to the screen showing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.screenmanager import NoTransition
+
+from .backend import Backend
+from .i18n import _, set_language
+from .session import SESSION_KEY, Session, restore
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+SCREENS = ("login", "sale", "payment", "returns", "cash", "endofday", "reports", "settings", "pairing")
+MESSAGE_SECONDS = 6.0
+
+
+class TillApp(App):
+    title = "Tillbox"
+    training = BooleanProperty(False)
+    status_left = StringProperty("")
+    status_right = StringProperty("")
+    message = StringProperty("")
+    message_level = StringProperty("info")
+
+    def __init__(self, data_dir: Path, kiosk: bool = True, clock: Any = None, **kw: Any):
+        super().__init__(**kw)
+        self.data_dir = Path(data_dir)
+        self.kiosk = kiosk
+        self.session = Session()
+        self.backend = Backend(self.data_dir, lambda fn: Clock.schedule_once(lambda _dt: fn(), 0), clock)
+        self.started_at = time.perf_counter()
+        self.first_frame_s: float | None = None
+        self._message_event: Any = None
+
+    # --- building ------------------------------------------------------------------------------
+
+    def build(self) -> Any:
+        self.backend.start()
+        from ..store.settings import get_meta
+        set_language(self.backend.run(lambda t: get_meta(t.conn, "kiosk.language", "da")) or "da")
+        Builder.load_file(str(HERE / "tillbox.kv"))
+        root = Builder.load_string("Root:\n")
+        manager = root.ids.screens
+        manager.transition = NoTransition()
+        for name in SCREENS:
+            module = import_module(f"appliance.ui.screens.{name}")
+            kv = HERE / "screens" / f"{name}.kv"
+            if kv.exists():
+                Builder.load_file(str(kv))
+            manager.add_widget(module.SCREEN(name=name))
+        self.manager = manager
+        if self.kiosk:
+            Window.borderless = True
+            Window.fullscreen = "auto"
+        Window.bind(on_request_close=self._refuse_close, on_keyboard=self._swallow_escape)
+        self._ticks = [Clock.schedule_interval(self._drain_events, 0.02),
+                       Clock.schedule_interval(self._refresh_status, 1.0)]
+        Clock.schedule_once(self._first_frame, 0)
+        self._restore()
+        return root
+
+    def _first_frame(self, _dt: float) -> None:
+        self.first_frame_s = time.perf_counter() - self.started_at
+        log.info("event=kiosk_first_frame seconds=%.3f", self.first_frame_s)
+
+    def _refuse_close(self, *_args: Any) -> bool:
+        return self.kiosk  # a kiosk is not closed from its window
+
+    def _swallow_escape(self, _window: Any, key: int, *_args: Any) -> bool:
+        return key == 27  # Esc would otherwise end a Kivy app
+
+    # --- session ---------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        from ..store.settings import get_meta
+        saved = restore(self.backend.run(lambda t: get_meta(t.conn, SESSION_KEY)))
+        if saved and saved.get("cashier"):
+            from ..store.settings import cashier as find
+            found = self.backend.run(lambda t: find(t.conn, saved["cashier"]))
+            if found is not None:
+                self.session = Session(cashier=found[0], basket=saved["basket"],
+                                       training=saved.get("training", False),
+                                       customers=saved.get("customers", 0),
+                                       screen=saved.get("screen", "sale"),
+                                       overrides={int(k): v for k, v in saved.get("overrides", {}).items()})
+        self.training = self.session.training
+        self.show(self.session.screen if self.session.cashier else "login")
+
+    def save_session(self) -> None:
+        """Snapshot the counter (cashier, basket, screen) so a restart comes back to it."""
+        data = self.session.to_json() if self.session.cashier else ""
+
+        def save(till: Any) -> None:
+            from ..store.db import transaction
+            from ..store.settings import set_meta
+            with transaction(till.conn):
+                set_meta(till.conn, SESSION_KEY, data)
+        self.backend.call(save)
+
+    def show(self, name: str) -> None:
+        if name != "login" and self.session.cashier is None:
+            name = "login"
+        self.manager.current = name
+        self.session.screen = name if name not in ("login", "pairing") else "sale"
+        self._refresh_status()
+
+    def screen(self, name: str) -> Any:
+        return self.manager.get_screen(name)
+
+    def notify(self, text: str, error: bool = False) -> None:
+        """A message line in plain Danish (English when chosen); errors stay until replaced."""
+        self.message = text
+        self.message_level = "error" if error else "info"
+        if self._message_event is not None:
+            self._message_event.cancel()
+        if not error:
+            self._message_event = Clock.schedule_once(lambda _dt: self.clear_message(), MESSAGE_SECONDS)
+
+    def clear_message(self) -> None:
+        self.message = ""
+
+    def _refresh_status(self, *_args: Any) -> None:
+        who = self.session.cashier
+        self.status_left = (f"{_('Ekspedient')}: {who.name}" if who else _("Ikke logget ind"))
+        pq = self.backend.print_queue
+        printer = ""
+        if pq is not None and pq.last is not None and pq.last.message:
+            printer = pq.last.message
+        self.status_right = printer or time.strftime("%H:%M")
+
+    # --- events from the devices -------------------------------------------------------------------
+
+    def _drain_events(self, _dt: float) -> None:
+        devices = self.backend.devices
+        if devices is None:
+            return
+        while not devices.events.empty():
+            kind, payload = devices.events.get_nowait()
+            if kind == "scan":
+                self.on_scan(payload.code)
+            elif kind == "drawer":
+                from ..services.drawer import record_sensor
+                self.backend.call(record_sensor, devices, payload)
+
+    def on_scan(self, code: str) -> None:
+        handler = getattr(self.manager.current_screen, "on_scan", None)
+        if handler is None or self.session.cashier is None:
+            self.notify(_("Log ind for at scanne varer."), error=True)
+            return
+        handler(code)
+
+    def on_stop(self) -> None:
+        for tick in getattr(self, "_ticks", []):
+            tick.cancel()
+        self.backend.stop()
+
+
+def run_kiosk(data_dir: Path, kiosk: bool = True, size: tuple[int, int] | None = None) -> None:
+    if size:
+        Window.size = size
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    TillApp(data_dir, kiosk=kiosk).run()
