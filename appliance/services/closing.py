@@ -104,8 +104,11 @@ def parse_denominations(text: str) -> dict[int, int]:
 
 def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
               denominations: str | None = None, cashier_id: str = "system",
-              render_pdf: bool = True) -> dict:
-    """Count, report, journal and close: one Z per business day, numbered without gaps."""
+              render_pdf: bool = True, transfer: bool | None = None) -> dict:
+    """Count, report, journal and close: one Z per business day, numbered without gaps.
+
+    `transfer` queues the Z for Dinero (True) or not (False) for this close only; None follows the
+    shop's setting (meta dinero.auto_transfer, on by default). An unsent Z can be sent later."""
     counts = parse_denominations(denominations) if denominations else None
     try:
         counted = parse_kroner(counted_cash) if counted_cash is not None else None
@@ -145,7 +148,7 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
             "INSERT INTO z_reports (z_number, journal_nr, business_date, period_start, "
             "period_end, last_nr) VALUES (?, ?, ?, ?, ?, ?)",
             (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr))
-        queued = auto_transfer(till)
+        queued = auto_transfer(till) if transfer is None else transfer
         if queued:  # "Transfer to Dinero" is on by default: queued with the close, or not at all
             queue_post(till, ctx.number, ctx.period_end)
     if render_pdf:  # after the commit: the write lock is not held while fpdf loads and draws

@@ -110,13 +110,21 @@ class Devices:
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     last_pulse: datetime | None = None  # when the till last opened the drawer (sensor matching)
     opened_at: datetime | None = None   # when the sensor last saw it open
+    on_event: Callable[[], None] | None = None
 
     def start_watching(self) -> None:
         """Sensor and scanner threads, for a long-running till (kiosk, `hw test scanner`)."""
         if self.drawer is not None:
-            self.drawer.watch(lambda ev: self.events.put(("drawer", ev)))
+            self.drawer.watch(lambda ev: self.post("drawer", ev))
         if self.scanner is not None:
-            self.scanner.start(lambda scan: self.events.put(("scan", scan)))
+            self.scanner.start(lambda scan: self.post("scan", scan))
+
+    def post(self, kind: str, payload: Any) -> None:
+        """An event for the till's thread; `on_event` (thread-safe, e.g. the kiosk's Clock trigger)
+        wakes it at once instead of at its next poll."""
+        self.events.put((kind, payload))
+        if self.on_event is not None:
+            self.on_event()
 
     def close(self) -> None:
         if self.scanner is not None:

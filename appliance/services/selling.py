@@ -104,7 +104,7 @@ def parse_payments(request: dict) -> list[Payment]:
 
 
 def _commit(till: Till, kind: str, who: Cashier, record: dict, actions: list[tuple],
-            original: int | None = None) -> tuple[int, int]:
+            original: int | None = None, print_receipt: bool = True) -> tuple[int, int]:
     vat = sum(v["vat"] for v in record["vat"].values())
     with transaction(till.conn):
         for a_kind, a_who, payload in actions:
@@ -116,7 +116,7 @@ def _commit(till: Till, kind: str, who: Cashier, record: dict, actions: list[tup
             "INSERT INTO receipts (receipt_number, journal_nr, kind, original_receipt, training, "
             "total) VALUES (?, ?, ?, ?, ?, ?)",
             (number, e.nr, kind, original, int(record["training"]), record["total"]))
-        if till.prints_receipts:  # the receipt's print job commits with the sale, or neither does
+        if till.prints_receipts and print_receipt:  # the job commits with the sale, or neither does
             from .printing import enqueue
             enqueue(till.conn, "receipt", record["time"], number)
     return number, e.nr
@@ -141,7 +141,10 @@ def sell(till: Till, request: dict) -> dict:
         training=bool(request.get("training")), voided=voided,
         discount=basket.discount.to_dict() if basket.discount else None)
     record["time"] = till.now().isoformat()
-    _number, nr = _commit(till, "sale", who, record, actions)
+    # "print_receipt": false - the customer wants no receipt: the sale is journalled as always,
+    # only its print job is not queued (a copy can still be printed later)
+    _number, nr = _commit(till, "sale", who, record, actions,
+                          print_receipt=request.get("print_receipt", True) is not False)
     return sale_json(record, who.id, nr)
 
 

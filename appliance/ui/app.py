@@ -70,7 +70,12 @@ class TillApp(App):
             Window.borderless = True
             Window.fullscreen = "auto"
         Window.bind(on_request_close=self._refuse_close, on_keyboard=self._swallow_escape)
-        self._ticks = [Clock.schedule_interval(self._drain_events, 0.02),
+        # A scan wakes the UI at the next frame (Clock triggers are thread-safe); the slow poll
+        # only catches what arrives with no wake-up.
+        self._drain_now = Clock.create_trigger(self._drain_events, -1)
+        if self.backend.devices is not None:
+            self.backend.devices.on_event = self._drain_now
+        self._ticks = [Clock.schedule_interval(self._drain_events, 0.25),
                        Clock.schedule_interval(self._refresh_status, 1.0)]
         Clock.schedule_once(self._first_frame, 0)
         self._restore()

@@ -91,7 +91,9 @@ class Driver:
 
     def scan(self, code: str) -> None:
         from drivers.scanner.base import Scan
-        self.app.backend.devices.events.put(("scan", Scan(code, "test", time.monotonic())))
+        devices = self.app.backend.devices
+        devices.post("scan", Scan(code, "test", time.monotonic()))
+        self.until(devices.events.empty, what="the scan to be taken")
         self.step(2)
         self.settle()
 

@@ -85,6 +85,17 @@ def test_receipt_job_commits_with_the_sale(till, sim) -> None:
     assert row == [("receipt", sale["receipt_number"], "queued")]
 
 
+def test_no_receipt_sale_is_journalled_but_queues_no_print_job(till, sim) -> None:
+    """"print_receipt": false - the customer declined the receipt: no job, the drawer still opens."""
+    devices, queue, base = sim
+    sale = checkout.complete_sale(till, devices, queue, {**CASH_SALE, "print_receipt": False})
+    assert till.conn.execute("SELECT COUNT(*) FROM print_jobs").fetchone()[0] == 0
+    assert till.conn.execute("SELECT COUNT(*) FROM receipts WHERE receipt_number = ?",
+                             (sale["receipt_number"],)).fetchone()[0] == 1
+    assert not (base / "printer" / "0001.txt").exists()
+    assert sale["drawer"]["result"] == "pulsed"
+
+
 def test_missing_printer_queues_and_prints_once_when_back(till, clock) -> None:
     with FakeNetworkPrinter() as printer:
         dev.set_device(till, "printer", {"kind": "network", "host": "127.0.0.1", "port": printer.port,

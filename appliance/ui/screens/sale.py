@@ -17,6 +17,7 @@ from ..i18n import _
 
 FAVOURITES_KEY = "kiosk.favourites"
 KEYS_PER_PAGE = 24
+SCAN_WAIT_S = 0.02
 
 
 class SaleScreen(Screen):
@@ -107,9 +108,23 @@ class SaleScreen(Screen):
         app.backend.call(lambda t: by_sku(t.conn, sku), done=lambda p: self._add(p, {}))
 
     def on_scan(self, code: str) -> None:
+        """A lookup is a primary-key probe: the line is painted in this frame when the worker answers
+        within SCAN_WAIT_S; if it is busy (a sale completing, a drawer pulse) it arrives a frame later."""
         from ...services.scanning import lookup_scan
         app = App.get_running_app()
-        app.backend.call(lookup_scan, code, done=lambda found: self._scanned(code, found))
+        answered = {"done": False}
+
+        def done(found: Any) -> None:
+            if not answered["done"]:
+                answered["done"] = True
+                self._scanned(code, found)
+
+        future = app.backend.call(lookup_scan, code, done=done)
+        try:
+            found = future.result(timeout=SCAN_WAIT_S)
+        except Exception:  # busy or failed: the asynchronous answer (or error) follows
+            return
+        done(found)
 
     def _scanned(self, code: str, found: Any) -> None:
         app = App.get_running_app()

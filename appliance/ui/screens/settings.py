@@ -1,12 +1,714 @@
-"""Indstillinger (placeholder)."""
+"""Indstillinger, for a manager: shop details, products and groups, the favourites page, the
+account mapping with the Dinero check, devices (test, simulated), cashiers and PINs, language and
+departments. A cashier who opens it is asked for a manager's PIN first; the approving manager is
+who the changes are journalled under. Leaving the screen locks it again.
+
+Each section is a widget of its own, built when chosen (so hidden sections never catch touches);
+all their work runs on the backend's worker through existing services (and services.products)."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from kivy.app import App
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
+
+from ...domain.money import format_dkk
+from ..i18n import _
+
+PIN = re.compile(r"^\d{4,6}$")
+CASHIER_ID = re.compile(r"^[A-Za-z0-9._-]{1,36}$")
+
+
+def _app() -> Any:
+    return App.get_running_app()
+
+
+def _kr(ore: int) -> str:
+    return f"{ore // 100},{ore % 100:02d}"
+
+
+def _danish(exc: BaseException) -> str:
+    """Errors from our own Danish services pass through; anything else gets a plain sentence."""
+    from ...services.products import ProductError
+    if isinstance(exc, ProductError):
+        return str(exc)
+    return _("Det lykkedes ikke: {error}").format(error=exc)
 
 
 class SettingsScreen(Screen):
-    pass
+    approver = ObjectProperty(None, allownone=True)  # the manager the changes are journalled under
+    section = StringProperty("")
+    _pending_barcode: str | None = None
 
+    @property
+    def who(self) -> str:
+        return self.approver.id if self.approver is not None else ""
+
+    def on_pre_enter(self, *_args: Any) -> None:
+        app = _app()
+        if app.session.is_manager:
+            self.approver = app.session.cashier
+        if self.approver is None:
+            self._show(ManagerGate())
+            return
+        self._open_first()
+
+    def on_pre_leave(self, *_args: Any) -> None:
+        self.approver = None
+        self.section = ""
+        self._pending_barcode = None
+        self.ids.content.clear_widgets()
+
+    def unlock(self, manager: Any) -> None:
+        self.approver = manager
+        _app().clear_message()
+        self._open_first()
+
+    def _open_first(self) -> None:
+        if self._pending_barcode is not None:
+            barcode, self._pending_barcode = self._pending_barcode, None
+            self.open_product(None, barcode)
+        else:
+            self.open(self.section or "shop")
+
+    # --- sections -------------------------------------------------------------------------------
+
+    def open(self, name: str) -> None:
+        if self.approver is None:
+            _app().notify(_("Indtast en leders PIN først."), error=True)
+            return
+        self.section = name
+        self._show(SECTIONS[name]())
+
+    def open_product(self, sku: str | None, barcode: str = "") -> None:
+        """The product form: an existing product (sku), or a new one (with a scanned barcode)."""
+        self.section = "products"
+        form = ProductForm()
+        self._show(form, load=False)
+        form.load(sku, barcode)
+
+    def _show(self, widget: Any, load: bool = True) -> None:
+        box = self.ids.content
+        box.clear_widgets()
+        box.add_widget(widget)
+        if load:
+            widget.load()
+
+    def current(self) -> Any:
+        children = self.ids.content.children
+        return children[0] if children else None
+
+    def new_product(self, barcode: str) -> None:
+        """The sale screen's "Opret vare" for an unknown scanned code: the product form opens with
+        the code filled in (after the manager's PIN if need be)."""
+        self._pending_barcode = barcode or ""
+
+    def on_scan(self, code: str) -> None:
+        handler = getattr(self.current(), "on_scan", None)
+        if handler is None:
+            _app().notify(_("Scanningen bruges ikke her. Gå til Varer for at oprette eller finde en vare."),
+                          error=True)
+            return
+        handler(code)
+
+    def back(self) -> None:
+        _app().show("sale")
+
+
+class Section(BoxLayout):
+    """One settings page; `load()` fills it from the till."""
+
+    @property
+    def screen(self) -> SettingsScreen:
+        return _app().screen("settings")
+
+    def load(self) -> None:
+        pass
+
+    def call(self, fn: Any, *args: Any, done: Any = None) -> None:
+        _app().backend.call(fn, *args, done=done, failed=self.failed)
+
+    def failed(self, exc: BaseException) -> None:
+        _app().notify(_danish(exc), error=True)
+
+
+def _buttons(box: Any, items: list[tuple[str, str]], action: Any) -> None:
+    from ..widgets import TouchButton
+    box.clear_widgets()
+    for key, text in items:
+        b = TouchButton(text=text, key=key)
+        b.bind(on_release=lambda _b, key=key: action(key))
+        box.add_widget(b)
+
+
+# --- the manager's PIN ------------------------------------------------------------------------------
+
+class ManagerGate(Section):
+    chosen = StringProperty("")
+    chosen_name = StringProperty("")
+
+    def load(self) -> None:
+        from ...domain.roles import Role
+        from ...store.settings import cashiers
+        self.call(lambda t: [(c.id, c.name) for c in cashiers(t.conn) if c.role is Role.MANAGER],
+                  done=self._managers)
+
+    def _managers(self, managers: list[tuple[str, str]]) -> None:
+        names = dict(managers)
+        _buttons(self.ids.managers, [(f"gate-cashier-{cid}", name) for cid, name in managers],
+                 lambda key: self.choose(key.removeprefix("gate-cashier-"), names))
+        if len(managers) == 1:
+            self.choose(managers[0][0], names)
+
+    def choose(self, cid: str, names: dict[str, str]) -> None:
+        self.chosen, self.chosen_name = cid, names.get(cid, cid)
+        self.ids.pad.text = ""
+
+    def check(self) -> None:
+        app = _app()
+        if not self.chosen:
+            app.notify(_("Vælg en leder først."), error=True)
+            return
+        cid, pin = self.chosen, self.ids.pad.text
+        self.ids.pad.text = ""
+        app.backend.call(lambda t: t.cashier(cid, pin), done=self._checked,
+                         failed=lambda _e: app.notify(_("Forkert PIN. Prøv igen."), error=True))
+
+    def _checked(self, who: Any) -> None:
+        from ...domain.roles import Role
+        if who.role is not Role.MANAGER:
+            _app().notify(_("{name} er ikke leder.").format(name=who.name), error=True)
+            return
+        self.screen.unlock(who)
+
+
+# --- shop details ----------------------------------------------------------------------------------
+
+class ShopSection(Section):
+    def load(self) -> None:
+        from ...store.settings import shop
+        self.call(lambda t: shop(t.conn), done=self._fill)
+
+    def _fill(self, values: dict[str, str]) -> None:
+        self.ids.shop_name.text = values.get("shop_name", "")
+        self.ids.address.text = values.get("address", "")
+        self.ids.cvr.text = values.get("cvr", "")
+
+    def save(self) -> None:
+        from ...services.products import set_shop
+        self.call(set_shop, self.ids.shop_name.text, self.ids.address.text, self.ids.cvr.text,
+                  self.screen.who, done=lambda _v: _app().notify(_("Butikkens oplysninger er gemt.")))
+
+
+# --- products ------------------------------------------------------------------------------------------
+
+class ProductList(Section):
+    def load(self) -> None:
+        self.find()
+
+    def find(self) -> None:
+        from ...services.products import search
+        self.call(search, self.ids.search.text, done=self._show)
+
+    def _show(self, products: list[Any]) -> None:
+        _buttons(self.ids.results,
+                 [(f"edit-{p.sku}", f"{p.name}  {format_dkk(p.price)}  ({p.group})") for p in products],
+                 lambda key: self.screen.open_product(key.removeprefix("edit-")))
+        if not products:
+            _app().notify(_("Ingen varer fundet."))
+
+    def on_scan(self, code: str) -> None:
+        from ...store.catalog import by_barcode
+
+        def found(p: Any) -> None:
+            if p is None:
+                self.screen.open_product(None, code)
+            else:
+                self.screen.open_product(p.sku)
+        self.call(lambda t: by_barcode(t.conn, code), done=found)
+
+
+class ProductForm(Section):
+    sku = StringProperty("")
+    is_new = BooleanProperty(True)
+    vat = NumericProperty(25)
+    groups = ListProperty([])
+    label_sku = StringProperty("")  # set after a price change: "Print ny hyldeetiket" is offered
+
+    def load(self, sku: str | None = None, barcode: str = "") -> None:  # type: ignore[override]
+        from ...services.products import next_sku, product
+        from ...store.catalog import groups
+
+        def fetch(t: Any) -> tuple[Any, str, list[str]]:
+            return (product(t, sku) if sku else None), (sku or next_sku(t)), groups(t.conn)
+        self.call(fetch, done=lambda r: self._fill(*r, barcode))
+
+    def _fill(self, p: Any, sku: str, groups: list[str], barcode: str) -> None:
+        self.groups = groups
+        self.sku = sku
+        self.is_new = p is None
+        ids = self.ids
+        if p is None:
+            ids.name.text, ids.group.text, ids.barcode.text, ids.pad.text = "", "", barcode, ""
+            self.vat = 25
+        else:
+            ids.name.text, ids.group.text = p.name, p.group
+            ids.barcode.text = " ".join(p.barcodes)
+            ids.pad.text = _kr(p.price)
+            self.vat = p.vat_rate
+
+    def on_scan(self, code: str) -> None:
+        self.ids.barcode.text = code
+
+    def save(self) -> None:
+        from ...services.products import save_product
+        ids = self.ids
+        codes = [c for c in re.split(r"[\s|,;]+", ids.barcode.text) if c]
+        self.call(save_product, self.sku, ids.name.text, ids.pad.text, int(self.vat), ids.group.text,
+                  codes, self.screen.who, done=self._saved)
+
+    def _saved(self, result: dict[str, Any]) -> None:
+        app = _app()
+        self.is_new = False
+        change = result["price_change"]
+        if change:
+            self.label_sku = result["sku"]
+            app.notify(_("Prisen er ændret fra {old} til {new}. "
+                         "Tryk 'Print ny hyldeetiket' for en ny etiket.").format(
+                           old=format_dkk(change["from"]), new=format_dkk(change["to"])))
+        elif result["added"]:
+            app.notify(_("Varen {sku} er oprettet.").format(sku=result["sku"]))
+        else:
+            app.notify(_("Varen er gemt."))
+
+    def print_label(self) -> None:
+        from ...services.labels import LabelError, plan_labels, print_labels
+        devices = _app().backend.devices
+        sku = self.label_sku or self.sku
+
+        def run(t: Any) -> dict[str, Any]:
+            if devices is None or devices.labels is None:
+                raise LabelError("no label printer")
+            return print_labels(t, devices, plan_labels(t, sku=sku))
+        _app().backend.call(run, done=self._printed, failed=self._label_failed)
+
+    def _printed(self, result: dict[str, Any]) -> None:
+        if result["printed"]:
+            self.label_sku = ""
+            _app().notify(_("Hyldeetiketten er printet."))
+        else:
+            _app().notify(_("Varen har ingen 13-cifret stregkode, så der kan ikke printes en etiket."),
+                          error=True)
+
+    def _label_failed(self, exc: BaseException) -> None:
+        if "no label printer" in str(exc):
+            _app().notify(_("Der er ingen etiketprinter sat op."), error=True)
+        else:
+            _app().notify(_("Etiketprinteren svarer ikke. Tjek at den er tændt og har etiketter."),
+                          error=True)
+
+
+# --- favourites -----------------------------------------------------------------------------------------
+
+class FavouritesSection(Section):
+    skus = ListProperty([])
+
+    def load(self) -> None:
+        from ...services.products import favourites
+        self.call(favourites, done=self._current)
+        self.find()
+
+    def _current(self, products: list[Any]) -> None:
+        self.skus = [p.sku for p in products]
+        _buttons(self.ids.current, [(f"fav-remove-{p.sku}", f"- {p.name}") for p in products],
+                 lambda key: self._change([s for s in self.skus if s != key.removeprefix("fav-remove-")]))
+
+    def find(self) -> None:
+        from ...services.products import search
+        self.call(search, self.ids.search.text, done=self._found)
+
+    def _found(self, products: list[Any]) -> None:
+        _buttons(self.ids.results, [(f"fav-add-{p.sku}", f"+ {p.name}") for p in products],
+                 lambda key: self._change([*self.skus, key.removeprefix("fav-add-")]))
+
+    def _change(self, skus: list[str]) -> None:
+        from ...services.products import favourites, set_favourites
+
+        def change(t: Any) -> list[Any]:
+            set_favourites(t, skus, self.screen.who)
+            return favourites(t)
+        self.call(change, done=self._current)
+
+    def on_scan(self, code: str) -> None:
+        self.ids.search.text = code
+        self.find()
+
+
+# --- accounts and the Dinero check -----------------------------------------------------------------
+
+BASE_ACCOUNTS = ("revenue:default", "cash", "bank", "differences", "rounding", "payment:card",
+                 "payment:mobilepay", "payment:manual_card", "payment:gift_voucher")
+
+
+def account_label(key: str) -> str:
+    names = {"revenue:default": _("Omsætning (standard)"), "cash": _("Kasse"), "bank": _("Bank"),
+             "differences": _("Kassedifferencer"), "rounding": _("Øreafrunding"),
+             "payment:card": _("Betalingskort"), "payment:mobilepay": _("MobilePay"),
+             "payment:manual_card": _("Kort, manuel terminal"), "payment:gift_voucher": _("Gavekort"),
+             "vat": _("Moms")}
+    if key.startswith("revenue:") and key not in names:
+        return _("Omsætning: {group}").format(group=key.removeprefix("revenue:"))
+    return names.get(key, key)
+
+
+def problem_text(p: dict[str, Any]) -> str:
+    reason = str(p.get("reason", ""))
+    if p.get("key") == "vat":
+        what = _("organisationen har ingen U25-momskode (salgsmoms)")
+    elif "not mapped" in reason:
+        what = _("mangler et kontonummer")
+    elif "does not exist" in reason:
+        what = _("konto {n} findes ikke i Dinero").format(n=p.get("account"))
+    elif "is hidden" in reason:
+        what = _("konto {n} er skjult i Dinero").format(n=p.get("account"))
+    elif "not a deposit account" in reason:
+        what = _("konto {n} er ikke en bank- eller kassekonto i Dinero").format(n=p.get("account"))
+    elif "VAT code" in reason:
+        what = _("konto {n} har ikke salgsmoms (25 %-salg ville blive bogført uden moms)").format(
+            n=p.get("account"))
+    else:
+        what = reason
+    return f"{account_label(str(p.get('key')))}: {what}"
+
+
+class AccountsSection(Section):
+    result = StringProperty("")
+
+    def load(self) -> None:
+        from ...store.catalog import groups
+        from ...store.settings import accounts
+        self.call(lambda t: (accounts(t.conn), groups(t.conn)), done=self._fill)
+
+    def _fill(self, data: tuple[dict[str, int], list[str]]) -> None:
+        from kivy.factory import Factory
+        from kivy.uix.textinput import TextInput
+
+        from ..widgets import FONT, ROW
+        mapping, groups = data
+        keys = list(BASE_ACCOUNTS[:1]) + [f"revenue:{g}" for g in groups] + list(BASE_ACCOUNTS[1:])
+        keys += [k for k in mapping if k not in keys]
+        grid = self.ids.accounts
+        grid.clear_widgets()
+        self.inputs: dict[str, Any] = {}
+        self.saved = mapping
+        for key in keys:
+            grid.add_widget(Factory.SettingsLabel(text=account_label(key), height=ROW))
+            box = TextInput(text=str(mapping.get(key, "")), input_filter="int", multiline=False,
+                            font_size=FONT, size_hint_y=None, height=ROW,
+                            hint_text=_("som standard") if key.startswith("revenue:") else "")
+            self.inputs[key] = box
+            grid.add_widget(box)
+
+    def save(self) -> None:
+        from ...services.setup import set_account
+        changes = {k: w.text.strip() for k, w in self.inputs.items()
+                   if w.text.strip() and w.text.strip() != str(self.saved.get(k, ""))}
+        who = self.screen.who
+
+        def run(t: Any) -> int:
+            for key, number in changes.items():
+                set_account(t, key, number, who)
+            return len(changes)
+        _app().backend.call(run, done=self._saved,
+                            failed=lambda _e: _app().notify(
+                                _("Et kontonummer skal være et positivt heltal."), error=True))
+
+    def _saved(self, count: int) -> None:
+        _app().notify(_("{n} konti er gemt.").format(n=count) if count else _("Ingen ændringer."))
+        self.load()
+
+    def check(self) -> None:
+        from ...cli_dinero import accounts_check
+        from ...dinero.tokens import TokenStore
+        self.result = _("Tjekker mod Dinero ...")
+        _app().backend.call(lambda t: accounts_check(t, TokenStore(t.data_dir), False),
+                            done=self._checked, failed=self._check_failed)
+
+    def _checked(self, result: dict[str, Any]) -> None:
+        if result.get("ok"):
+            self.result = _("Alle konti er i orden i Dinero.")
+            return
+        self.result = "\n".join([_("Dinero fandt problemer:")] +
+                                [problem_text(p) for p in result.get("problems", [])])
+
+    def _check_failed(self, exc: BaseException) -> None:
+        from ...dinero.tokens import LoginNeeded
+        if isinstance(exc, LoginNeeded):
+            self.result = _("Dinero er ikke forbundet. Brug 'Opsætning af Dinero' i menuen.")
+        else:
+            self.result = _("Dinero svarede ikke. Tjek internetforbindelsen og prøv igen.")
+        _app().notify(self.result, error=True)
+
+
+# --- devices ------------------------------------------------------------------------------------------
+
+def role_name(role: str) -> str:
+    return {"printer": _("Bonprinter"), "drawer": _("Kasseskuffe"), "scanner": _("Scanner"),
+            "labels": _("Etiketprinter")}.get(role, role)
+
+
+class DevicesSection(Section):
+    status = StringProperty("")
+
+    def load(self) -> None:
+        from ...services.devices import device_settings
+        from ...services.printing import hold_reason, pending_jobs
+        devices = _app().backend.devices
+
+        def read(t: Any) -> str:
+            lines = []
+            for role, spec in device_settings(t).items():
+                name = role_name(role)
+                if not spec:
+                    lines.append(f"{name}: " + _("ikke sat op"))
+                    continue
+                where = spec.get("dir") or spec.get("device") or spec.get("path") or spec.get("host") or \
+                    spec.get("fifo") or spec.get("chip") or ""
+                kind = _("simuleret") if spec.get("kind") == "sim" else str(spec.get("kind"))
+                lines.append(f"{name}: {kind} {where}".rstrip())
+            printer = devices.printer if devices is not None else None
+            if printer is not None:
+                state = printer.status()
+                lines.append(_("Printerstatus: {state}").format(
+                    state=hold_reason(state) or (_("klar") + (", " + _("papiret er ved at slippe op")
+                                                              if state.paper_low else ""))))
+            lines.append(_("Bonner i kø: {n}").format(n=pending_jobs(t.conn)))
+            return "\n".join(lines)
+        self.call(read, done=lambda text: setattr(self, "status", text))
+
+    def test_printer(self) -> None:
+        from ...cli_devices import test_document
+        from ...services.printing import enqueue
+        from ...store.db import transaction
+        queue = _app().backend.print_queue
+
+        def run(t: Any) -> Any:
+            if queue is None:
+                return None
+            with transaction(t.conn):
+                enqueue(t.conn, "document", t.now().isoformat(), None, test_document(t))
+            return queue.pump()
+
+        def done(state: Any) -> None:
+            if state is None:
+                _app().notify(_("Der er ingen bonprinter sat op."), error=True)
+            elif state.message and not state.ready:
+                _app().notify(_("Testbonen venter: {reason}").format(reason=state.message), error=True)
+            else:
+                _app().notify(_("Testbonen er printet."))
+            self.load()
+        self.call(run, done=done)
+
+    def test_drawer(self) -> None:
+        from ...services.drawer import open_drawer
+        devices, who = _app().backend.devices, self.screen.who
+
+        def done(result: dict[str, Any]) -> None:
+            if result["result"] == "pulsed":
+                _app().notify(_("Skuffen er åbnet."))
+            elif result["result"] == "no_drawer":
+                _app().notify(_("Der er ingen kasseskuffe sat op."), error=True)
+            else:
+                _app().notify(result.get("message") or _("Skuffen kunne ikke åbnes."), error=True)
+        self.call(lambda t: open_drawer(t, devices, who, "test"), done=done)
+
+    def test_labels(self) -> None:
+        from drivers.printer.label import Label
+
+        from ...services.labels import LabelPlan, print_labels
+        devices = _app().backend.devices
+        label = Label(name="Testetiket æøå ÆØÅ", price="12,50 kr", ean13="5701234567899",
+                      unit_price="Kilopris 25,00 kr/kg")
+
+        def run(t: Any) -> Any:
+            if devices is None or devices.labels is None:
+                return None
+            return print_labels(t, devices, LabelPlan([label], []))
+
+        def done(result: Any) -> None:
+            if result is None:
+                _app().notify(_("Der er ingen etiketprinter sat op."), error=True)
+            else:
+                _app().notify(_("Testetiketten er printet."))
+        _app().backend.call(run, done=done, failed=lambda _e: _app().notify(
+            _("Etiketprinteren svarer ikke. Tjek at den er tændt og har etiketter."), error=True))
+
+    def use_sim(self) -> None:
+        from ...services.devices import set_device, sim_specs
+        who = self.screen.who
+
+        def run(t: Any) -> None:
+            for role, spec in sim_specs(t.data_dir / "sim").items():
+                set_device(t, role, spec, who)
+
+        def done(_r: Any) -> None:
+            _app().notify(_("Simulerede enheder er valgt. De tages i brug, når kassen startes igen."))
+            self.load()
+        self.call(run, done=done)
+
+
+# --- cashiers and PINs -----------------------------------------------------------------------------------
+
+class CashiersSection(Section):
+    role = StringProperty("cashier")
+    editing = BooleanProperty(False)
+
+    def load(self) -> None:
+        from ...store.settings import cashiers
+        self.call(lambda t: [(c.id, c.name, c.role.value) for c in cashiers(t.conn)], done=self._list)
+
+    def _list(self, people: list[tuple[str, str, str]]) -> None:
+        self.people = {cid: (name, role) for cid, name, role in people}
+        _buttons(self.ids.people,
+                 [(f"pick-cashier-{cid}", f"{name} ({_('leder') if role == 'manager' else _('ekspedient')})")
+                  for cid, name, role in people],
+                 lambda key: self.pick(key.removeprefix("pick-cashier-")))
+
+    def pick(self, cid: str) -> None:
+        name, role = self.people[cid]
+        self.ids.cid.text, self.ids.name.text = cid, name
+        self.role, self.editing = role, True
+        self.ids.pad.text = ""
+
+    def new(self) -> None:
+        self.ids.cid.text = self.ids.name.text = self.ids.pad.text = ""
+        self.role, self.editing = "cashier", False
+
+    def save(self) -> None:
+        from ...domain.roles import Role
+        from ...services.products import ProductError
+        from ...services.setup import add_cashier
+        from ...store.settings import cashiers
+        app = _app()
+        cid, name = self.ids.cid.text.strip(), self.ids.name.text.strip()
+        pin, role = self.ids.pad.text, self.role
+        if not CASHIER_ID.match(cid) or cid == "system":
+            app.notify(_("Kort navn (id) skal være 1-36 bogstaver eller tal uden mellemrum."), error=True)
+            return
+        if not PIN.match(pin):
+            app.notify(_("PIN skal være 4 til 6 cifre."), error=True)
+            return
+        who = self.screen.who
+
+        def run(t: Any) -> Any:
+            managers = [c.id for c in cashiers(t.conn) if c.role is Role.MANAGER]
+            if role != "manager" and managers == [cid]:
+                raise ProductError("Der skal være mindst én leder.")
+            return add_cashier(t, cid, name, role, pin, who)
+
+        def done(c: Any) -> None:
+            self.ids.pad.text = ""
+            app.notify(_("{name} er gemt og kan logge ind med sin PIN.").format(name=c.name))
+            self.load()
+        self.call(run, done=done)
+
+
+# --- language and departments -----------------------------------------------------------------------------
+
+class LanguageSection(Section):
+    chosen = StringProperty("")
+
+    def load(self) -> None:
+        from ..i18n import language
+        self.chosen = language()
+
+    def choose(self, code: str) -> None:
+        from ...services.products import set_language as save_language
+        from ..i18n import set_language
+
+        def done(_c: str) -> None:
+            set_language(code)
+            self.chosen = code
+            _app().notify(_("Sproget er gemt. Det skifter helt, når kassen startes igen."))
+        self.call(save_language, code, self.screen.who, done=done)
+
+
+class DepartmentsSection(Section):
+    info = StringProperty("")
+
+    def load(self) -> None:
+        from ...dinero.tokens import TokenStore
+
+        def read(t: Any) -> tuple[str, Any, Any]:
+            record = TokenStore(t.data_dir).load() or {}
+            return str(t.data_dir), record.get("org_id"), record.get("org_name")
+
+        def show(r: tuple[str, Any, Any]) -> None:
+            folder, org_id, org_name = r
+            org = (f"{org_name or ''} ({org_id})".strip() if org_id else _("ikke forbundet til Dinero"))
+            self.info = "\n\n".join([
+                _("Denne kasses datamappe: {folder}").format(folder=folder),
+                _("Dinero-organisation: {org}").format(org=org),
+                _("Hver afdeling eller butik er sin egen datamappe med sine egne varer, ekspedienter, "
+                  "journal og Dinero-organisation. En ny afdeling sættes op som en ny kasse med sin egen "
+                  "datamappe og forbindes til Dinero for sig.")])
+        self.call(read, done=show)
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "shop": ShopSection, "products": ProductList, "favourites": FavouritesSection,
+    "accounts": AccountsSection, "devices": DevicesSection, "cashiers": CashiersSection,
+    "language": LanguageSection, "departments": DepartmentsSection}
 
 SCREEN = SettingsScreen
+
+
+def tour(driver: Any, shoot: Any) -> None:
+    """The gate (as the cashier), then every section as the manager, and a product from a scan."""
+    app = driver.app
+    screen = app.screen("settings")
+    manager = app.session.cashier
+    anna = app.backend.run(lambda t: t.cashier("anna"))
+    app.show("sale")
+    driver.settle()
+    app.session.cashier = anna
+    app.show("settings")
+    driver.settle()
+    shoot("settings", "manager-pin")
+    driver.tap("gate-cashier-bo")
+    driver.type_pin("2222")
+    driver.tap("gate-ok")
+    shoot("settings", "shop")
+    app.show("sale")
+    driver.settle()
+    app.session.cashier = manager
+    app.show("settings")
+    driver.settle()
+    driver.tap("section-products")
+    screen.current().ids.search.text = "mælk"
+    driver.tap("products-search")
+    shoot("settings", "products")
+    sku = app.backend.run(lambda t: t.conn.execute(
+        "SELECT sku FROM products WHERE name LIKE '%mælk%' ORDER BY grp, name LIMIT 1").fetchone()[0])
+    driver.tap(f"edit-{sku}")
+    shoot("settings", "product-edit")
+    from ...domain.barcodes import gtin_check_digit
+    driver.tap("section-products")
+    driver.tap("product-new")
+    driver.scan("570777777777" + str(gtin_check_digit("570777777777")))
+    driver.until(app.backend.devices.events.empty, what="the scan to be taken")
+    driver.settle()
+    shoot("settings", "product-new")
+    for name in ("favourites", "accounts", "devices", "cashiers", "language", "departments"):
+        driver.tap(f"section-{name}")
+        if name == "accounts":
+            driver.tap("accounts-check")
+        if name == "devices":
+            driver.tap("test-printer")
+        if name == "cashiers":
+            driver.tap("pick-cashier-anna")
+        shoot("settings", name)
