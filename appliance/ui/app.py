@@ -59,13 +59,9 @@ class TillApp(App):
         root = Builder.load_string("Root:\n")
         manager = root.ids.screens
         manager.transition = NoTransition()
-        for name in SCREENS:
-            module = import_module(f"appliance.ui.screens.{name}")
-            kv = HERE / "screens" / f"{name}.kv"
-            if kv.exists():
-                Builder.load_file(str(kv))
-            manager.add_widget(module.SCREEN(name=name))
         self.manager = manager
+        for name in ("login", "sale"):  # the rest are built the first time they are shown
+            self._build_screen(name)
         if self.kiosk:
             Window.borderless = True
             Window.fullscreen = "auto"
@@ -119,15 +115,29 @@ class TillApp(App):
                 set_meta(till.conn, SESSION_KEY, data)
         self.backend.call(save)
 
+    def _build_screen(self, name: str) -> Any:
+        """Screens are built on first use: a cashier who only sells never pays for the settings
+        screen's widgets in memory or start-up time."""
+        if name not in SCREENS:
+            raise ValueError(f"no screen {name!r}")
+        if not self.manager.has_screen(name):
+            module = import_module(f"appliance.ui.screens.{name}")
+            kv = HERE / "screens" / f"{name}.kv"
+            if kv.exists() and str(kv) not in Builder.files:
+                Builder.load_file(str(kv))
+            self.manager.add_widget(module.SCREEN(name=name))
+        return self.manager.get_screen(name)
+
     def show(self, name: str) -> None:
         if name != "login" and self.session.cashier is None:
             name = "login"
+        self._build_screen(name)
         self.manager.current = name
         self.session.screen = name if name not in ("login", "pairing") else "sale"
         self._refresh_status()
 
     def screen(self, name: str) -> Any:
-        return self.manager.get_screen(name)
+        return self._build_screen(name)
 
     def notify(self, text: str, error: bool = False) -> None:
         """A message line in plain Danish (English when chosen); errors stay until replaced."""
