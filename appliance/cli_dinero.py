@@ -73,14 +73,8 @@ def connect(args: argparse.Namespace, till: Till, store: TokenStore) -> dict[str
 
 
 def _connected(till: Till, result: dict[str, Any]) -> dict[str, Any]:
-    """Journal the connection (which organization, never a secret) and wake the uploader: days
-    closed while there was no login go now."""
-    from .store.db import transaction
-    if result.get("org_id"):
-        with transaction(till.conn):
-            till.journal.append("settings_change", "system", {
-                "key": "dinero.organization", "value": result.get("org_id"), "name": result.get("org_name")})
-        uploader.wake_uploader(till.data_dir)
+    from .services.dinero_link import record_connection
+    record_connection(till, result)
     return redact(result) or {}
 
 
@@ -109,17 +103,10 @@ def status(till: Till, store: TokenStore) -> dict[str, Any]:
 
 
 def accounts_check(till: Till, store: TokenStore, create_missing: bool) -> dict[str, Any]:
-    from .dinero.accounts import check_organization
-    from .store.settings import accounts
-
-    rates: dict[str, set[int]] = {}
-    for group, rate in till.conn.execute("SELECT DISTINCT grp, vat_rate FROM products"):
-        rates.setdefault(group, set()).add(int(rate))
-    client, org = uploader.connector(till)()
-    try:
-        return check_organization(client, org, accounts(till.conn), rates, create_missing)
-    finally:
-        client.close()
+    from .services.dinero_link import check_accounts
+    result = check_accounts(till, create_missing)
+    result.pop("mapping")
+    return result
 
 
 def cmd_uploader(args: argparse.Namespace, till: Till) -> Any:

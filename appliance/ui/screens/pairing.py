@@ -26,6 +26,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
+from ...services.dinero_link import check_accounts, record_connection
 from ..i18n import _
 
 log = logging.getLogger(__name__)
@@ -225,36 +226,6 @@ def save_relay_url(till: Any, url: str, who: str) -> None:
     with transaction(till.conn):
         set_meta(till.conn, RELAY_KEY, url)
         till.journal.append("settings_change", who, {"key": RELAY_KEY, "value": url})
-
-
-def record_connection(till: Any, result: dict[str, Any], who: str) -> dict[str, Any]:
-    """Journal which organization the till now posts to (never a secret) and wake the uploader:
-    days closed while there was no login go now."""
-    from ...services.uploader import wake_uploader
-    from ...store.db import transaction
-    with transaction(till.conn):
-        till.journal.append("settings_change", who, {
-            "key": "dinero.organization", "value": result.get("org_id"), "name": result.get("org_name")})
-    wake_uploader(till.data_dir)
-    return {"org_id": result.get("org_id"), "org_name": result.get("org_name")}
-
-
-def check_accounts(till: Any, create_missing: bool) -> dict[str, Any]:
-    """The mapping checked against the organization (check_organization), with the mapping itself."""
-    from ...dinero.accounts import check_organization
-    from ...services.uploader import connector
-    from ...store.settings import accounts
-
-    mapping = accounts(till.conn)
-    rates: dict[str, set[int]] = {}
-    for group, rate in till.conn.execute("SELECT DISTINCT grp, vat_rate FROM products"):
-        rates.setdefault(group, set()).add(int(rate))
-    client, org = connector(till)()
-    try:
-        result = check_organization(client, org, mapping, rates, create_missing)
-    finally:
-        client.close()
-    return {**result, "mapping": mapping}
 
 
 def print_test(till: Any, print_queue: Any) -> int:

@@ -432,11 +432,9 @@ class AccountsSection(Section):
         self.load()
 
     def check(self) -> None:
-        from ...cli_dinero import accounts_check
-        from ...dinero.tokens import TokenStore
+        from ...services.dinero_link import check_accounts
         self.result = _("Tjekker mod Dinero ...")
-        _app().backend.call(lambda t: accounts_check(t, TokenStore(t.data_dir), False),
-                            done=self._checked, failed=self._check_failed)
+        _app().backend.call(check_accounts, False, done=self._checked, failed=self._check_failed)
 
     def _checked(self, result: dict[str, Any]) -> None:
         if result.get("ok"):
