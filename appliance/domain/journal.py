@@ -46,6 +46,8 @@ KINDS: dict[str, str] = {
     "login_failed": "13999",
     "settings_change": "13999",
     "init": "13999",
+    "payment_intent": "13999",   # an integrated card/MobilePay request, journalled before it is sent
+    "payment_outcome": "13999",  # what the terminal or MobilePay answered (or TransactionStatus found)
 }
 SYSTEM = "system"
 
