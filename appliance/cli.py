@@ -285,6 +285,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     add_parsers(sub)
     cli_dinero.add_parsers(sub)
+    s = sub.add_parser("terminal-sim", help="the card terminal simulator (nexo, Adyen local security)",
+                       add_help=False)
+    s.add_argument("args", nargs=argparse.REMAINDER)
+
     s = sub.add_parser("kiosk", help="the touchscreen till")
     s.add_argument("--simulate", action="store_true", help="simulated devices and a demo shop")
     s.add_argument("--tour", metavar="DIR", help="walk every screen offscreen, one PNG each, then exit")
@@ -336,6 +340,9 @@ def _transfer_text(r: dict) -> str:
 
 
 def run(argv: list[str]) -> int:
+    if "terminal-sim" in argv:  # the simulator takes its own options (argparse would eat them)
+        from drivers.terminal.simulator import main as simulator
+        return simulator(argv[argv.index("terminal-sim") + 1:])
     args = parser().parse_args(argv)
     args.data = data_dir(args.data)
     shop = None

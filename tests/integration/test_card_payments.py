@@ -16,7 +16,8 @@ from drivers.terminal.client import TerminalClient, TerminalError
 from drivers.terminal.security import SharedKey
 from drivers.terminal.simulator import TerminalSimulator
 
-KEY = SharedKey("tillbox-test-key", "a passphrase only the till and terminal know", 1)
+PASSPHRASE = "a passphrase only the till and terminal know"
+KEY = SharedKey("tillbox-test-key", PASSPHRASE, 1)
 
 
 @pytest.fixture
@@ -111,3 +112,31 @@ def test_randomized_fault_campaign_journal_and_ledger_agree(till, terminal) -> N
     assert all(approved[sid]["poi_transaction_id"] == charged[sid]["poi_transaction_id"] for sid in charged)
     assert len(charged) == len({e["poi_transaction_id"] for e in charged.values()})  # no double charge
     assert crashes > 5 and len(charged) > 50
+
+
+def test_till_terminal_sim_serves_the_protocol(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    ledger_file = tmp_path / "ledger.jsonl"
+    env = {**os.environ, "TILL_TERMINAL_PASSPHRASE": PASSPHRASE, "TILLBOX_DATA": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "terminal-sim", "--port", "0", "--key-id",
+                             KEY.identifier, "--key-version", "1", "--ledger", str(ledger_file),
+                             "--poi-id", "V400m-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        url = ""
+        while "http" not in url:
+            url = proc.stdout.readline()
+            assert url or proc.poll() is None, proc.stderr.read()
+        url = url[url.index("http"):].split()[0]
+        client = TerminalClient(url, KEY, poi_id="V400m-1", sale_id="TILL-1", timeout=5)
+        result = client.pay(payments.new_service_id(), "S1", 4200)
+        assert result.approved and result.amount_ore == 4200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=10)
+    assert PASSPHRASE not in err
+    [entry] = [json.loads(line) for line in ledger_file.read_text().splitlines() if line.strip()]
+    assert entry["type"] == "payment" and entry["amount"] == 4200
