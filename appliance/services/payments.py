@@ -61,9 +61,9 @@ def new_service_id() -> str:
 
 
 def _intent(till: Till, who: str, kind: str, service_id: str, amount: int, sale_ref: str,
-            original: str | None = None) -> None:
-    payload: dict[str, Any] = {"method": "card", "kind": kind, "service_id": service_id, "amount": amount,
-                               "sale_ref": sale_ref}
+            original: str | None = None, method: str = "card", **extra: Any) -> None:
+    payload: dict[str, Any] = {"method": method, "kind": kind, "service_id": service_id, "amount": amount,
+                               "sale_ref": sale_ref, **extra}
     if original:
         payload["original"] = original
     with transaction(till.conn):
@@ -133,14 +133,14 @@ def settle(till: Till, terminal: Terminal, service_id: str, who: str = "system")
     return None
 
 
-def open_intents(till: Till) -> list[dict[str, Any]]:
-    """Card intents with no outcome yet, oldest first."""
+def open_intents(till: Till, method: str = "card") -> list[dict[str, Any]]:
+    """Intents (card or mobilepay) with no outcome yet, oldest first."""
     intents: dict[str, dict[str, Any]] = {}
     for kind, payload in till.conn.execute(
                 "SELECT kind, payload FROM journal WHERE kind IN ('payment_intent', 'payment_outcome') "
             "ORDER BY nr"):
         data = json.loads(payload)
-        if kind == "payment_intent":
+        if kind == "payment_intent" and data.get("method", "card") == method:
             intents[data["service_id"]] = data
         else:
             intents.pop(data["service_id"], None)
