@@ -80,6 +80,8 @@ def cmd_hw(args: argparse.Namespace, till: Till) -> Any:
         return vars(dev.set_label_layout(till, _spec(args.spec), "system"))
     if args.action == "logo":
         return set_logo(till, args.file)
+    if args.action == "terminal-key":
+        return set_terminal_key(till)
     return hw_test(till, args.role, args.timeout)
 
 
@@ -107,6 +109,23 @@ def set_logo(till: Till, file: str) -> dict[str, Any]:
         till.journal.append("settings_change", "system",
                             {"key": "receipt.logo", "value": f"{size[0]}x{size[1]} PNG"})
     return {"logo": str(target), "width": size[0], "height": size[1]}
+
+
+def set_terminal_key(till: Till) -> dict[str, Any]:
+    """The card terminal's shared-key passphrase, from TILLBOX_TERMINAL_PASSPHRASE or stdin (never
+    the command line), into secrets/terminal.json (0600); journalled without the secret."""
+    import os
+    import sys
+
+    from .dinero.tokens import TokenStore
+    passphrase = os.environ.get("TILLBOX_TERMINAL_PASSPHRASE") or sys.stdin.readline().strip()
+    if len(passphrase) < 8:
+        raise DeviceCommandError("the terminal passphrase must be at least 8 characters "
+                                 "(TILLBOX_TERMINAL_PASSPHRASE or one line on stdin)")
+    TokenStore(till.data_dir, "terminal").update(passphrase=passphrase)
+    with transaction(till.conn):
+        till.journal.append("settings_change", "system", {"key": "terminal.passphrase", "value": "set"})
+    return {"terminal_key": "set"}
 
 
 def _spec(text: str) -> dict[str, Any]:
@@ -199,6 +218,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     hs.add_parser("sim", help="use simulated devices for every role (under DATA/sim)")
     a = hs.add_parser("layout", help="label size and layout, as JSON")
     a.add_argument("spec")
+    hs.add_parser("terminal-key",
+                  help="the card terminal's passphrase (env TILLBOX_TERMINAL_PASSPHRASE or stdin)")
     a = hs.add_parser("logo", help="the receipt logo: a PNG file, or none")
     a.add_argument("file")
     a = hs.add_parser("test", help="test one device")

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-SECRET_KEYS = ("client_secret", "api_key", "access_token", "refresh_token", "device_code")
+SECRET_KEYS = ("client_secret", "api_key", "access_token", "refresh_token", "device_code", "passphrase")
 
 
 class LoginNeeded(Exception):
@@ -31,9 +31,9 @@ class TokenSource(Protocol):
 class TokenStore:
     """The login record of one data folder: {"kind": "personal"|"relay", "org_id": .., ...}."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, name: str = "dinero"):
         self.dir = Path(data_dir) / "secrets"
-        self.path = self.dir / "dinero.json"
+        self.path = self.dir / f"{name}.json"
 
     def load(self) -> dict[str, Any] | None:
         try:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the printer drivers load python-escpos, PIL and brother_ql:
 
 log = logging.getLogger(__name__)
 
-ROLES = ("printer", "drawer", "scanner", "labels")
+ROLES = ("printer", "drawer", "scanner", "labels", "terminal")
 LAYOUT_KEY = "label.layout"
 
 
@@ -73,7 +73,7 @@ def set_device(till: Till, role: str, spec: Mapping[str, Any] | None, who: str) 
     clean = dict(spec) if spec is not None else None
     if clean is not None:
         try:
-            closer = _build(role, clean, None)
+            closer = _build(role, clean, None, data_dir=till.data_dir)
         except (ValueError, TypeError, KeyError, DrawerError) as exc:
             raise DeviceError(f"{role}: {exc}") from exc
         _close(closer)
@@ -106,6 +106,7 @@ class Devices:
     drawer: Drawer | None = None
     scanner: Scanner | None = None
     labels: Any = None
+    terminal: Any = None
     specs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     last_pulse: datetime | None = None  # when the till last opened the drawer (sensor matching)
@@ -129,7 +130,7 @@ class Devices:
     def close(self) -> None:
         if self.scanner is not None:
             self.scanner.stop()
-        for dev in (self.drawer, self.printer, self.labels):
+        for dev in (self.drawer, self.printer, self.labels, self.terminal):
             _close(dev)
 
 
@@ -142,7 +143,8 @@ def _close(dev: object) -> None:
             log.warning("event=device_close_failed error=%s", exc)
 
 
-def _build(role: str, spec: dict[str, Any], printer: Any, now: Callable[[], Any] | None = None) -> Any:
+def _build(role: str, spec: dict[str, Any], printer: Any, now: Callable[[], Any] | None = None,
+           data_dir: Path | None = None) -> Any:
     kind = spec.get("kind")
     if role == "printer":
         from drivers.printer.receipt import open_receipt_printer
@@ -154,6 +156,8 @@ def _build(role: str, spec: dict[str, Any], printer: Any, now: Callable[[], Any]
         return _drawer(spec, printer, now)
     if role == "scanner":
         return _scanner(spec)
+    if role == "terminal":
+        return _terminal(spec, data_dir)
     raise DeviceError(f"unknown device role {role!r} (kind {kind!r})")
 
 
@@ -182,6 +186,57 @@ def _drawer(spec: dict[str, Any], printer: Any, now: Callable[[], Any] | None) -
     raise ValueError(f"drawer kind must be gpio, printer_kick or sim, not {kind!r}")
 
 
+def _terminal(spec: dict[str, Any], data_dir: Path | None) -> Any:
+    """The card terminal: nexo to an Adyen terminal on the LAN (its passphrase in secrets/terminal.json,
+    0600), or `sim`: the terminal simulator started in this process, speaking the same protocol."""
+    from drivers.terminal.client import TerminalClient
+    from drivers.terminal.security import SharedKey
+
+    from ..dinero.tokens import TokenStore
+    if data_dir is None:
+        raise ValueError("a terminal needs the till's data folder (for its key)")
+    store = TokenStore(data_dir, "terminal")
+    kind = spec.get("kind")
+    if kind == "nexo":
+        secret = (store.load() or {}).get("passphrase")
+        if not secret:
+            raise ValueError("the terminal's passphrase is not set (till hw terminal-key)")
+        key = SharedKey(str(spec["key_id"]), str(secret), int(spec.get("key_version", 1)))
+        return TerminalClient(str(spec["url"]), key, poi_id=str(spec["poi_id"]),
+                              sale_id=str(spec.get("sale_id", "TILLBOX")))
+    if kind == "sim":
+        import secrets as random_secrets
+
+        from drivers.terminal.simulator import TerminalSimulator
+        record = store.load() or {}
+        if not record.get("passphrase"):
+            record = store.update(passphrase=random_secrets.token_urlsafe(24), key_id="sim", key_version=1)
+        key = SharedKey(str(record["key_id"]), str(record["passphrase"]), int(record["key_version"]))
+        folder = Path(str(spec["dir"]))
+        folder.mkdir(parents=True, exist_ok=True)
+        sim = TerminalSimulator(key=key, ledger=folder / "ledger.jsonl", poi_id="SIM-1").start()
+        return SimulatedTerminal(sim, key)
+    raise ValueError(f"terminal kind must be nexo or sim, not {kind!r}")
+
+
+class SimulatedTerminal:
+    """A TerminalClient talking to a simulator this process runs; closing stops the simulator."""
+
+    def __init__(self, sim: Any, key: Any):
+        from drivers.terminal.client import TerminalClient
+        self.sim = sim
+        self.client = TerminalClient(sim.url, key, poi_id="SIM-1", sale_id="TILLBOX", timeout=30)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+        self.sim.stop()
+
+
 def _scanner(spec: dict[str, Any]) -> Scanner:
     kind = spec.get("kind")
     if kind == "evdev":
@@ -202,12 +257,12 @@ def open_devices(till: Till, roles: tuple[str, ...] = ROLES) -> Devices:
     line (the till still sells; `till hw list` shows the problem)."""
     specs = device_settings(till)
     devices = Devices(specs=specs)
-    for role in ("printer", "labels", "drawer", "scanner"):  # a kick drawer needs the printer
+    for role in ("printer", "labels", "drawer", "scanner", "terminal"):  # a kick drawer needs the printer
         spec = specs.get(role)
         if role not in roles or not spec:
             continue
         try:
-            dev = _build(role, spec, devices.printer, till.now)
+            dev = _build(role, spec, devices.printer, till.now, till.data_dir)
         except (ValueError, TypeError, KeyError, OSError, DrawerError) as exc:
             log.warning("event=device_unusable role=%s error=%s", role, exc)
             continue

@@ -31,7 +31,8 @@ class Backend:
         self._started = threading.Event()
         self.start_error: BaseException | None = None
 
-    def start(self, roles: tuple[str, ...] = ("printer", "drawer", "scanner", "labels")) -> None:
+    def start(self, roles: tuple[str, ...] = ("printer", "drawer", "scanner", "labels",
+                                              "terminal")) -> None:
         self._roles = roles
         self._thread.start()
         self._started.wait(30)
@@ -50,6 +51,11 @@ class Backend:
                 self.print_queue = PrintQueue(self.till, self.devices.printer)
                 self.print_queue.start()
             self.devices.start_watching()
+            if self.devices.terminal is not None:  # a crash or power cut may have left a payment open
+                from ..services.payments import recover
+                for outcome in recover(self.till, self.devices.terminal):
+                    log.warning("event=card_settled_at_start service_id=%s state=%s", outcome.service_id,
+                                outcome.state)
         except BaseException as exc:  # reported to start()
             self.start_error = exc
             self._started.set()

@@ -140,3 +140,24 @@ def test_till_terminal_sim_serves_the_protocol(tmp_path: Path) -> None:
     assert PASSPHRASE not in err
     [entry] = [json.loads(line) for line in ledger_file.read_text().splitlines() if line.strip()]
     assert entry["type"] == "payment" and entry["amount"] == 4200
+
+
+def test_the_terminal_as_a_device_of_the_till(till) -> None:
+    """`hw set terminal` with the simulator: its key is made and kept 0600, never in the settings."""
+    from appliance.services import devices as dev
+    spec = {"kind": "sim", "dir": str(till.data_dir / "sim" / "terminal")}
+    dev.set_device(till, "terminal", spec, "system")
+    secret_file = till.data_dir / "secrets" / "terminal.json"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    passphrase = json.loads(secret_file.read_text())["passphrase"]
+    assert passphrase not in json.dumps(dev.device_settings(till))
+    devices = dev.open_devices(till, ("terminal",))
+    try:
+        outcome = payments.pay_by_card(till, devices.terminal, 1995, "anna", "S9")
+        assert outcome.approved and outcome.brand in ("Dankort", "Visa", "Mastercard")
+    finally:
+        devices.close()
+    secret_file.unlink()  # a real terminal with no passphrase set is refused, clearly
+    with pytest.raises(dev.DeviceError, match="passphrase"):
+        dev.set_device(till, "terminal", {"kind": "nexo", "url": "https://10.0.0.9:8443/nexo", "poi_id": "P",
+                                          "key_id": "K"}, "system")

@@ -144,3 +144,19 @@ def test_logo_prints_at_the_top_of_receipts(shop: Path, tmp_path: Path) -> None:
     ok(till(shop, "hw", "logo", "none"))
     ok(till(shop, "sell", "--json-in", "-", stdin=json.dumps(SALE)))
     assert "[image" not in (shop / "sim" / "printer" / "0002.txt").read_text(encoding="utf-8")
+
+
+def test_terminal_key_is_stored_privately_and_never_echoed(shop: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    secret = "terminal-shared-passphrase-42"
+    proc = subprocess.run([sys.executable, "-m", "appliance.cli", "--data", str(shop), "--json", "hw",
+                           "terminal-key"], input=secret + "\n", capture_output=True, text=True,
+                          env={**os.environ, "TILLBOX_DATA": "", "TILLBOX_TERMINAL_PASSPHRASE": ""}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    stored = shop / "secrets" / "terminal.json"
+    assert stored.stat().st_mode & 0o777 == 0o600 and json.loads(stored.read_text())["passphrase"] == secret
+    short = till(shop, "hw", "terminal-key", stdin="short\n")
+    assert short.returncode == 1
