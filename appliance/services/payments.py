@@ -86,11 +86,13 @@ def _outcome(till: Till, who: str, service_id: str, result: Any, state: str) -> 
                        {"approved": "Godkendt", "declined": "Afvist"}.get(state, "Ukendt: tjekker ..."))
 
 
-def pay_by_card(till: Till, terminal: Terminal, amount_ore: int, who: str, sale_ref: str) -> CardOutcome:
-    """Ask the terminal for a payment; settle any uncertainty with TransactionStatus before returning."""
+def pay_by_card(till: Till, terminal: Terminal, amount_ore: int, who: str, sale_ref: str,
+                service_id: str | None = None) -> CardOutcome:
+    """Ask the terminal for a payment; settle any uncertainty with TransactionStatus before returning.
+    The caller may choose the service id (the kiosk does, so its Cancel can abort this request)."""
     from drivers.terminal.client import TerminalError
 
-    service_id = new_service_id()
+    service_id = service_id or new_service_id()
     _intent(till, who, "payment", service_id, amount_ore, sale_ref)
     try:
         result = terminal.pay(service_id, sale_ref, amount_ore)

@@ -32,6 +32,21 @@ def run_child(body: str, data: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def copy_shop(kiosk_data: Path, tmp_path: Path) -> Path:
+    """A copy of the suite's demo shop whose simulated devices write into the copy, not into the
+    shop the session's kiosk is printing to."""
+    import shutil
+
+    from appliance.services.devices import set_device, sim_specs
+    from appliance.services.till import open_till
+    data = tmp_path / "shop"
+    shutil.copytree(kiosk_data, data, ignore=shutil.ignore_patterns("*.fifo", "run", "sim"))
+    with open_till(data) as till:
+        for role, spec in sim_specs(data / "sim").items():
+            set_device(till, role, spec, "system")
+    return data
+
+
 def codes(kiosk, n: int) -> list[str]:
     return [r[0] for r in query(kiosk, "SELECT code FROM barcodes WHERE code LIKE '570%' ORDER BY code LIMIT ?", n)]
 
@@ -79,9 +94,7 @@ def test_an_offline_printer_never_holds_the_sale(kiosk) -> None:
 
 
 def test_a_crash_mid_basket_comes_back_to_the_same_basket(tmp_path: Path, kiosk_data: Path) -> None:
-    import shutil
-    data = tmp_path / "shop"
-    shutil.copytree(kiosk_data, data, ignore=shutil.ignore_patterns("*.fifo", "run"))
+    data = copy_shop(kiosk_data, tmp_path)
     crashed = run_child("""
 d.login("anna", "1111")
 codes = app.backend.run(lambda t: [r[0] for r in t.conn.execute(
@@ -124,9 +137,7 @@ d.close()
 def test_every_screen_fits_each_display_with_big_enough_targets(tmp_path: Path, kiosk_data: Path) -> None:
     """At 800x480 (the official 7" display), 1280x800 and 1920x1080: on every screen, each visible
     button is inside the window and at least 9 mm high (Kivy's mm at the display's density)."""
-    import shutil
-    data = tmp_path / "shop"
-    shutil.copytree(kiosk_data, data, ignore=shutil.ignore_patterns("*.fifo", "run"))
+    data = copy_shop(kiosk_data, tmp_path)
     for width, height in ((800, 480), (1280, 800), (1920, 1080)):
         result = run_child(f"""
 from kivy.metrics import mm
@@ -165,3 +176,38 @@ print(json.dumps({{"bad": bad, "size": list(Window.size)}}), flush=True)
 d.close()
 """, data)
         assert result["bad"] == [], (width, height, result["bad"][:30])
+
+
+def test_a_card_sale_through_the_integrated_terminal(tmp_path: Path, kiosk_data: Path) -> None:
+    """With a terminal set up (here the simulator, as a device), the card tender goes through nexo:
+    the intent and the outcome are journalled, the sale carries the brand and the terminal's
+    transaction id, and the simulator's ledger has the charge once."""
+    from appliance.services.devices import set_device
+    from appliance.services.till import open_till
+    data = copy_shop(kiosk_data, tmp_path)
+    with open_till(data) as till:
+        set_device(till, "terminal", {"kind": "sim", "dir": str(data / "sim" / "terminal")}, "system")
+    result = run_child("""
+d.login("anna", "1111")
+code = app.backend.run(lambda t: t.conn.execute(
+    "SELECT code FROM barcodes WHERE code LIKE '570%' ORDER BY code LIMIT 1").fetchone()[0])
+d.scan(code)
+d.tap("pay")
+d.tap("tender-card")
+d.until(lambda: app.manager.current == "sale", what="the card sale to complete")
+d.settle()
+rows = app.backend.run(lambda t: t.conn.execute(
+    "SELECT kind, payload FROM journal WHERE kind IN ('payment_intent', 'payment_outcome', 'sale') "
+    "ORDER BY nr DESC LIMIT 3").fetchall())
+print(json.dumps({"rows": [[k, json.loads(p)] for k, p in rows]}), flush=True)
+d.close()
+""", data)
+    sale, outcome, intent = result["rows"]
+    assert intent[0] == "payment_intent" and outcome[0] == "payment_outcome" and sale[0] == "sale"
+    assert outcome[1]["state"] == "approved" and outcome[1]["service_id"] == intent[1]["service_id"]
+    [card] = sale[1]["payments"]
+    assert card["type"] == "card" and card["brand"] == outcome[1]["brand"]
+    assert card["reference"] == outcome[1]["poi_transaction_id"]
+    ledger_lines = (data / "sim" / "terminal" / "ledger.jsonl").read_text().splitlines()
+    charged = [json.loads(line) for line in ledger_lines if '"payment"' in line]
+    assert [c["poi_transaction_id"] for c in charged] == [card["reference"]]

@@ -78,8 +78,78 @@ class SimulatedTerminal:
 _terminal = SimulatedTerminal()
 
 
-def card_terminal() -> SimulatedTerminal:
-    """The terminal the payment screen talks to (the payments issue plugs the real one in here)."""
+class IntegratedTerminal:
+    """The shop's card terminal (nexo, or the simulator as a device): the payment runs on the
+    backend worker through services.payments, which journals the intent before sending and
+    settles any silence with TransactionStatus, so the dialog only ever shows the truth. Cancel
+    sends an Abort from a thread of its own (the worker is waiting on the terminal)."""
+
+    simulated = False
+
+    def __init__(self) -> None:
+        self._result: Callable[[dict | None, str], None] | None = None
+        self._service: str | None = None
+
+    def begin(self, amount: int, result: Callable[[dict | None, str], None]) -> None:
+        from ...services.payments import new_service_id, pay_by_card
+        app = App.get_running_app()
+        self._result = result
+        terminal = app.backend.devices.terminal
+        who = app.session.cashier.id if app.session.cashier else "system"
+        sale_ref = f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
+        service_id = self._service = new_service_id()
+
+        def pay(till: Any) -> Any:
+            return pay_by_card(till, terminal, amount, who, sale_ref, service_id)
+        app.backend.call(pay, done=self._done, failed=self._failed)
+
+    def _done(self, outcome: Any) -> None:
+        result, self._result = self._result, None
+        if result is None:
+            return
+        if outcome.approved:
+            result({"type": PaymentType.CARD.value, "amount": outcome.amount or 0, "brand": outcome.brand,
+                    "reference": outcome.poi_transaction_id}, "")
+        elif outcome.state == "declined":
+            result(None, _("Kortet blev afvist."))
+        else:
+            result(None, _("Ukendt udfald: kassen tjekker betalingen hos terminalen. Prøv ikke igen endnu."))
+
+    def _failed(self, exc: BaseException) -> None:
+        result, self._result = self._result, None
+        if result is not None:
+            result(None, _("Terminalen svarer ikke: {error}").format(error=exc))
+
+    def approve(self) -> None:
+        pass  # the customer approves on the terminal
+
+    def cancel(self) -> None:
+        """Abort the payment in progress; its outcome (aborted, or approved if the card was faster)
+        still comes back through `begin`'s result, from the terminal's own answer."""
+        import threading
+        app = App.get_running_app()
+        terminal, service = app.backend.devices.terminal, self._service
+
+        def abort() -> None:
+            from drivers.terminal.client import TerminalError
+            if service:
+                try:
+                    terminal.abort(service)
+                except TerminalError:
+                    pass
+        threading.Thread(target=abort, name="terminal-abort", daemon=True).start()
+
+
+_integrated = IntegratedTerminal()
+
+
+def card_terminal() -> SimulatedTerminal | IntegratedTerminal:
+    """The terminal the payment screen talks to: the shop's own when one is set up, else the
+    dialog's simulated approval (a till without an integrated terminal uses manual card)."""
+    app = App.get_running_app()
+    devices = getattr(getattr(app, "backend", None), "devices", None)
+    if devices is not None and getattr(devices, "terminal", None) is not None:
+        return _integrated
     return _terminal
 
 
@@ -315,7 +385,8 @@ class PaymentScreen(Screen):
                 amount=format_dkk(missing)), error=True)
             return
         payments = [{"type": t["type"], "amount": format_kroner(t["amount"]),
-                     **({"brand": t["brand"]} if t.get("brand") else {})} for t in self.tenders]
+                     **({"brand": t["brand"]} if t.get("brand") else {}),
+                     **({"reference": t["reference"]} if t.get("reference") else {})} for t in self.tenders]
         request = basket_request(app.session, payments)
         if not self.print_receipt:
             request["print_receipt"] = False
