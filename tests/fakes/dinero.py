@@ -63,6 +63,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.fakes.openapi_routes import compile_routes, is_int, match_route
+
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/dineroapi/oauth/token"
@@ -104,24 +106,13 @@ class Spec:
         resource = Resource.from_contents(self.doc, default_specification=DRAFT202012)
         self.registry: Registry = Registry().with_resource(SPEC_URI, resource)
         self.formats = FormatChecker()
-        self.formats.checks("int32")(lambda v: not _is_int(v) or -2**31 <= v < 2**31)
-        self.formats.checks("int64")(lambda v: not _is_int(v) or -2**63 <= v < 2**63)
+        self.formats.checks("int32")(lambda v: not is_int(v) or -2**31 <= v < 2**31)
+        self.formats.checks("int64")(lambda v: not is_int(v) or -2**63 <= v < 2**63)
         self._validators: dict[str, Draft202012Validator] = {}
-        self._routes: list[tuple[int, re.Pattern[str], str]] = []
-        for template in self.doc["paths"]:
-            names = re.findall(r"{([^}]+)}", template)
-            pattern = re.escape(template)
-            for name in names:
-                pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^/]+)")
-            self._routes.append((len(names), re.compile(pattern + "$"), template))
-        self._routes.sort(key=lambda r: r[0])  # literal segments win over parameters
+        self._routes = compile_routes(self.doc["paths"])
 
     def route(self, path: str) -> tuple[str, dict[str, str]] | None:
-        for _n, pattern, template in self._routes:
-            m = pattern.match(path)
-            if m:
-                return template, {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
-        return None
+        return match_route(self._routes, path)
 
     def operation(self, template: str, method: str) -> dict[str, Any] | None:
         return self.doc["paths"][template].get(method.lower())
@@ -218,8 +209,6 @@ class Spec:
         return ""
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _coerce(schema: dict[str, Any], values: list[str]) -> Any:

@@ -44,7 +44,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import threading
@@ -63,6 +62,8 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from tests.fakes.openapi_routes import compile_routes, is_int, match_route
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,6 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 class Spec:
@@ -141,23 +140,12 @@ class Spec:
         resource = Resource.from_contents(self.doc, default_specification=DRAFT202012)
         self.registry: Registry = Registry(retrieve=_refuse_remote).with_resource(SPEC_URI, resource)
         self.formats = FormatChecker()
-        self.formats.checks("int64")(lambda v: not _is_int(v) or -2**63 <= v < 2**63)
+        self.formats.checks("int64")(lambda v: not is_int(v) or -2**63 <= v < 2**63)
         self._validators: dict[str, Draft202012Validator] = {}
-        self._routes: list[tuple[int, re.Pattern[str], str]] = []
-        for template in self.doc["paths"]:
-            names = re.findall(r"{([^}]+)}", template)
-            pattern = re.escape(template)
-            for name in names:
-                pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^/]+)")
-            self._routes.append((len(names), re.compile(pattern + "$"), template))
-        self._routes.sort(key=lambda r: r[0])
+        self._routes = compile_routes(self.doc["paths"])
 
     def route(self, path: str) -> tuple[str, dict[str, str]] | None:
-        for _n, pattern, template in self._routes:
-            m = pattern.match(path)
-            if m:
-                return template, {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
-        return None
+        return match_route(self._routes, path)
 
     def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in node:
