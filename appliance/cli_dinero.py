@@ -46,7 +46,7 @@ def cmd_dinero(args: argparse.Namespace, till: Till) -> Any:
             till.journal.append("settings_change", "system",
                                 {"key": uploader.AUTO_TRANSFER_KEY, "value": args.value})
         return {"auto_transfer": args.value == "on"}
-    return accounts_check(till, store, args.create_missing)
+    return accounts_check(till, args.create_missing)
 
 
 def connect(args: argparse.Namespace, till: Till, store: TokenStore) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def status(till: Till, store: TokenStore) -> dict[str, Any]:
     return out
 
 
-def accounts_check(till: Till, store: TokenStore, create_missing: bool) -> dict[str, Any]:
+def accounts_check(till: Till, create_missing: bool) -> dict[str, Any]:
     from .services.dinero_link import check_accounts
     result = check_accounts(till, create_missing)
     result.pop("mapping")

@@ -99,7 +99,7 @@ def run() -> list[Row]:
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-3000:])
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        st = Stats(len(result["scan_ns"]), *_median_p90_max(result["scan_ns"]))
+        st = Stats.of(result["scan_ns"])
         say(st.line(f"scan -> line painted ({BASKET_LINES}-line basket)"))
         ok_scan = check("scan to painted line (median)", st.median_ms, SCAN_TARGET_MS, "ms")
         rows.append(Row("kiosk", "scan to painted line median (p90)", f"{st.median_ms:.1f} ms "
@@ -115,11 +115,6 @@ def run() -> list[Row]:
                         f"< {RSS_TARGET_MB:g} MB", ok_rss))
         rows.append(Row("kiosk", "RSS growth, last third of the day", f"{growth:+.1f} MB"))
     return rows
-
-
-def _median_p90_max(samples: list[int]) -> tuple[float, float, float]:
-    st = Stats.of(samples)
-    return st.median_ns, st.p90_ns, st.max_ns
 
 
 def child(data: Path) -> None:

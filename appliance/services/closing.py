@@ -13,7 +13,7 @@ from ..store import catalog, settings
 from ..store.db import transaction
 from ..store.journal import entries, entry
 from .till import Till
-from .uploader import auto_transfer, queue_post, wake_uploader
+from .uploader import auto_transfer, queue_post, transfer_states, wake_uploader
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +179,6 @@ def z_journal_nr(till: Till, z_number: int) -> int:
 
 def list_reports(till: Till) -> list[dict]:
     """Closed days with their Dinero transfer: state not_sent | queued | sent | failed."""
-    from .uploader import transfer_states
-
     states = transfer_states(till)
     out = []
     for z, nr, date, start, end in till.conn.execute(

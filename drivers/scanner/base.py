@@ -6,6 +6,7 @@ own thread. Stopping must never wait on hardware, so every blocking wait in a re
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import select
@@ -109,6 +110,15 @@ class ThreadedScanner:
         if self._problem != key:
             self._problem = key
             logging.getLogger(type(self).__module__).warning(msg, *args)
+
+    def _note_open_failure(self, exc: OSError, permission_fix: str) -> None:
+        """A device that would not open: the fix when it is a permission, else the error (each once)."""
+        if exc.errno == errno.EACCES:
+            self._note_problem("eacces", "scanner_open_failed scanner=%s errno=%s fix=\"%s\"",
+                               self.name, exc.errno, permission_fix)
+        else:
+            self._note_problem(f"open:{exc.errno}", "scanner_open_failed scanner=%s errno=%s error=%s",
+                               self.name, exc.errno, exc.strerror or exc)
 
     def _wait_readable(self, sources: list[Any]) -> list[Any]:
         """Block until one of `sources` (fds or objects with fileno()) is readable or stop() is called.

@@ -7,7 +7,6 @@ with a fake device."""
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import time
@@ -100,12 +99,7 @@ class EvdevScanner(ThreadedScanner):
         try:
             device = self._opener(self.path)
         except OSError as exc:
-            if exc.errno == errno.EACCES:
-                self._note_problem("eacces", "scanner_open_failed scanner=%s errno=%s fix=\"%s\"",
-                                   self.name, exc.errno, _PERMISSION_FIX)
-            else:
-                self._note_problem(f"open:{exc.errno}", "scanner_open_failed scanner=%s errno=%s error=%s",
-                                   self.name, exc.errno, exc.strerror or exc)
+            self._note_open_failure(exc, _PERMISSION_FIX)
             return None
         try:
             device.grab()

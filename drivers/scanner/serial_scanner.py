@@ -5,7 +5,6 @@ wrong baud rate or an unplug mid-code drop the code with a log line rather than 
 
 from __future__ import annotations
 
-import errno
 import logging
 import re
 import time
@@ -133,12 +132,7 @@ class SerialScanner(ThreadedScanner):
         try:
             return self._opener(self.url, baudrate=self.baudrate, timeout=self._read_timeout_s)
         except OSError as exc:
-            if exc.errno == errno.EACCES:
-                self._note_problem("eacces", "scanner_open_failed scanner=%s errno=%s fix=\"%s\"",
-                                   self.name, exc.errno, _PERMISSION_FIX)
-            else:
-                self._note_problem(f"open:{exc.errno}", "scanner_open_failed scanner=%s errno=%s error=%s",
-                                   self.name, exc.errno, exc)
+            self._note_open_failure(exc, _PERMISSION_FIX)
             return None
 
     def _read(self, port: Any) -> None:
