@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import cli_dinero
+from . import cli_dinero, cli_mobilepay
 from .cli_devices import COMMANDS as DEVICE_COMMANDS
 from .cli_devices import DeviceCommandError, add_parsers, counter, print_job
 from .dinero.errors import DineroError
@@ -35,7 +35,7 @@ KNOWN_ERRORS = (
     CatalogError, setup.SetupError, selling.SaleError, cash.CashError, closing.CloseError,
     StoreError, AuthError, PermissionDenied, MoneyError, FileNotFoundError, sqlite3.DatabaseError,
     ValueError, PermissionError, DeviceCommandError, DeviceError, LabelError, *cli_dinero.KNOWN_ERRORS,
-    DineroError,
+    DineroError, *cli_mobilepay.KNOWN_ERRORS,
 )
 
 
@@ -285,6 +285,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     add_parsers(sub)
     cli_dinero.add_parsers(sub)
+    cli_mobilepay.add_parsers(sub)
     s = sub.add_parser("terminal-sim", help="the card terminal simulator (nexo, Adyen local security)",
                        add_help=False)
     s.add_argument("args", nargs=argparse.REMAINDER)
@@ -302,6 +303,7 @@ TILL_COMMANDS = {
     "return": cmd_return, "cash": cmd_cash, "drawer": cmd_drawer, "report": cmd_report,
     "close-day": cmd_close_day, "reports": cmd_reports, "journal": cmd_journal,
     "receipt": cmd_receipt, **DEVICE_COMMANDS, **cli_dinero.COMMANDS,
+    **cli_mobilepay.COMMANDS,
 }
 
 

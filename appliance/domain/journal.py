@@ -48,6 +48,8 @@ KINDS: dict[str, str] = {
     "init": "13999",
     "payment_intent": "13999",   # an integrated card/MobilePay request, journalled before it is sent
     "payment_outcome": "13999",  # what the terminal or MobilePay answered (or TransactionStatus found)
+    "payment_signature": "13999",  # a card's signature: taken on the terminal (or paper), then checked
+    "terminal_reconciliation": "13999",  # the card terminal's totals compared with the till's, per brand
 }
 SYSTEM = "system"
 

@@ -6,6 +6,7 @@ that moved: counted cash minus the opening float minus what went to the bank."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .reports import Report
@@ -17,12 +18,13 @@ PAYMENT_TEXT = {
 }
 VAT_CODES = {25: "U25", 0: "none"}
 NO_VAT = "none"
+BRAND_KEY = "payment:card:"  # + brand: an optional account of the brand's own
 
 
 @dataclass(frozen=True)
 class AccountMap:
     """Account numbers by key: revenue:default, revenue:<group>, cash, bank, differences,
-    rounding, payment:<type>."""
+    rounding, payment:<type>, and optionally payment:card:<brand> (e.g. payment:card:Visa)."""
 
     numbers: dict[str, int] = field(default_factory=dict)
 
@@ -64,6 +66,8 @@ def posting_plan(report: Report, accounts: AccountMap) -> tuple[list[dict], list
         add(acc, -amount, f"{head}: salg {rate}% moms", VAT_CODES[rate])
     for ptype in NON_CASH:
         amount = report.payments.get(ptype.value, 0)
+        if ptype.value == "card":
+            amount -= _card_brand_lines(report, accounts, add, head)
         if amount:
             add(need(f"payment:{ptype.value}", accounts.get(f"payment:{ptype.value}")), amount,
                 f"{head}: {PAYMENT_TEXT[ptype.value]}")
@@ -81,6 +85,18 @@ def posting_plan(report: Report, accounts: AccountMap) -> tuple[list[dict], list
     if ctx.to_bank:
         add(need("bank", accounts.get("bank")), ctx.to_bank, f"{head}: overført til bank")
     return lines, missing
+
+
+def _card_brand_lines(report: Report, accounts: AccountMap, add: Callable[..., None], head: str) -> int:
+    """Card amounts of brands with an account of their own (payment:card:<brand>) posted there; returns
+    what was posted, so the rest (brands without one, unbranded) goes to payment:card."""
+    posted = 0
+    for brand, amount in report.card_by_brand.items():
+        number = accounts.get(f"{BRAND_KEY}{brand}")
+        if number is not None and amount:
+            add(number, amount, f"{head}: {PAYMENT_TEXT['card']} {brand}")
+            posted += amount
+    return posted
 
 
 def cash_effect(lines: list[dict], cash_account: int | None) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .journal import Entry
 from .money import format_kroner
+from .reconciliation import CARD, KIND, UNBRANDED, Totals, rows_of
 from .tenders import PaymentType
 
 # DKK notes and coins, in øre
@@ -28,6 +29,7 @@ class ReportContext:
     counted: int | None = None
     denominations: dict[int, int] | None = None
     to_bank: int = 0
+    terminal: bool = False  # an integrated card terminal was set up: a Z without its reconciliation says so
 
 
 @dataclass
@@ -42,7 +44,9 @@ class Report:
     vat: dict[int, dict[str, int]] = field(default_factory=dict)
     groups: dict[tuple[str, int], int] = field(default_factory=dict)
     payments: dict[str, int] = field(default_factory=dict)
-    card_brands: dict[str, int] = field(default_factory=dict)
+    card_brands: dict[str, int] = field(default_factory=dict)  # brand -> amount, any tender with a brand
+    card_by_brand: dict[str, int] = field(default_factory=dict)  # brand -> amount, tender "card" only
+    terminal_reconciliations: list[dict] = field(default_factory=list)  # journalled payloads, with nr/time
     cashiers: dict[str, dict[str, int]] = field(default_factory=dict)
     discounts_count: int = 0
     discounts_amount: int = 0
@@ -99,6 +103,7 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
     groups: Counter = Counter()
     payments: Counter = Counter()
     brands: Counter = Counter()
+    card: Counter = Counter()
     cashiers: dict[str, Counter] = defaultdict(Counter)
     for e in entries:
         if r.first_nr is None:
@@ -139,6 +144,8 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
                 payments[p["type"]] += p["amount"]
                 if p.get("brand"):
                     brands[p["brand"]] += p["amount"]
+                if p["type"] == CARD:
+                    card[p.get("brand") or UNBRANDED] += p["amount"]
             r.rounding_total += rec["rounding"]
         elif kind == "void_receipt":
             r.voided_receipts += 1
@@ -147,6 +154,8 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
             r.drawer_openings += 1
             if e.data().get("reason") == "no_sale":
                 r.no_sales += 1
+        elif kind == KIND:  # terminal_reconciliation
+            r.terminal_reconciliations.append({**e.data(), "nr": e.nr, "time": e.ts.isoformat()})
         elif kind == "receipt_copy":
             r.receipt_copies += 1
         elif kind == "park":
@@ -162,6 +171,7 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
     r.groups = dict(sorted(groups.items()))
     r.payments = dict(sorted(payments.items()))
     r.card_brands = dict(sorted(brands.items()))
+    r.card_by_brand = dict(sorted(card.items()))
     r.cashiers = {k: dict(v) for k, v in sorted(cashiers.items())}
     return r
 
@@ -222,6 +232,31 @@ def report_json(r: Report, posting_plan: list[dict], group_accounts: dict[str, i
         "posting_plan": [{**line, "amount": k(line["amount"])} for line in posting_plan],
         "posting_missing_accounts": missing_accounts,
     }
+    out["card_by_brand"] = {b: k(a) for b, a in r.card_by_brand.items()}
+    if ctx.terminal or r.terminal_reconciliations:
+        out["terminal_reconciliation"] = terminal_json(r)
     if ctx.kind == "Z":
         out["z_number"] = ctx.number
     return out
+
+
+def _totals_json(t: Totals) -> dict:
+    k = format_kroner
+    return {"payments": t.payments, "payments_amount": k(t.payments_ore), "refunds": t.refunds,
+            "refunds_amount": k(t.refunds_ore), "net": k(t.net_ore)}
+
+
+def terminal_json(r: Report) -> dict:
+    """The terminal reconciliations of the period, amounts as kroner strings; `missing` on a Z of a
+    till with a terminal that was not reconciled (it did not answer, or nobody asked)."""
+    recs = []
+    for rec in r.terminal_reconciliations:
+        rows = rows_of(rec)
+        recs.append({"nr": rec["nr"], "time": rec["time"], "reconciliation_id": rec.get("reconciliation_id"),
+                     "agreed": all(row.agrees for row in rows),
+                     "rows": [{"brand": row.brand, "till": _totals_json(row.till),
+                               "terminal": _totals_json(row.terminal),
+                               "difference": format_kroner(row.difference.net_ore), "agrees": row.agrees}
+                              for row in rows]})
+    return {"expected": r.ctx.terminal, "reconciliations": recs,
+            "missing": r.ctx.kind == "Z" and r.ctx.terminal and not recs}

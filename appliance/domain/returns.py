@@ -77,23 +77,25 @@ def return_lines(original: dict, earlier_returns: list[dict], wanted: list[dict]
 
 def default_refund_tenders(original: dict, earlier_returns: list[dict], amount: int) -> list[Payment]:
     """Back to the original tenders: non-cash first, up to what each still has to give back;
-    whatever remains goes out in cash."""
-    refunded: dict[tuple[str, str | None], int] = {}
+    whatever remains goes out in cash. A refund names the payment it gives back by that payment's
+    reference (the terminal's transaction id), so two cards on one receipt are told apart."""
+    Key = tuple[str, str | None, str | None]
+    refunded: dict[Key, int] = {}
     for rec in earlier_returns:
         for p in rec["payments"]:
-            key = (p["type"], p.get("brand"))
+            key = (p["type"], p.get("brand"), p.get("reference"))
             refunded[key] = refunded.get(key, 0) - p["amount"]
-    paid: dict[tuple[str, str | None], int] = {}
+    paid: dict[Key, int] = {}
     for p in original["payments"]:
         if p["type"] != PaymentType.CASH.value:
-            key = (p["type"], p.get("brand"))
+            key = (p["type"], p.get("brand"), p.get("reference"))
             paid[key] = paid.get(key, 0) + p["amount"]
     left = amount
     tenders: list[Payment] = []
-    for (ptype, brand), total in paid.items():
-        take = min(total - refunded.get((ptype, brand), 0), left)
+    for (ptype, brand, reference), total in paid.items():
+        take = min(total - refunded.get((ptype, brand, reference), 0), left)
         if take > 0:
-            tenders.append(Payment(PaymentType(ptype), take, brand))
+            tenders.append(Payment(PaymentType(ptype), take, brand, reference))
             left -= take
     if left:
         tenders.append(Payment(PaymentType.CASH, left))

@@ -113,6 +113,9 @@ def report_sections(report: Mapping, caps: Mapping[str, int] | None = None) -> l
     pay.rows += [Row("Betalinger i alt", dkk(sum(ore(a) for a in payments.values())), "total"),
                  Row("Øreafrunding", kr(report.get("rounding_total")))]
     out.append(pay)
+    terminal = terminal_rows(report)
+    if terminal:
+        out.append(Section("Kortterminal", terminal))
 
     cashiers = [Row(f"{name}: {plural(c.get('sales', 0), 'salg', 'salg')}, "
                     f"{plural(c.get('returns', 0), 'retur', 'returer')}", kr(c.get("amount")))
@@ -139,6 +142,30 @@ def report_sections(report: Mapping, caps: Mapping[str, int] | None = None) -> l
         Row("Grand total netto", kr(report.get("grand_total_sales_net")), "total"),
     ]))
     return [s for s in out if s.rows]
+
+
+def terminal_rows(report: Mapping) -> list[Row]:
+    """The terminal's reconciliation(s) in the period against the till's card payments, per brand (net:
+    payments minus refunds); a difference (terminal minus till) or a missing reconciliation is a warning."""
+    info = report.get("terminal_reconciliation") or {}
+    rows: list[Row] = []
+    if info.get("missing"):
+        rows.append(Row("Ingen afstemning med terminalen", "", "warn"))
+    if info.get("reconciliations"):
+        rows.append(Row("Netto pr. kort; (antal køb/retur)", "", "note"))
+    for rec in info.get("reconciliations") or []:
+        rows.append(Row(f"Afstemning {rec.get('reconciliation_id') or ''}".rstrip(),
+                        dk_datetime(rec.get("time"))[11:]))
+        for r in rec.get("rows") or []:
+            for side, name in (("till", "kasse"), ("terminal", "terminal")):
+                t = r.get(side) or {}
+                counts = f"{_count(t.get('payments'))}/{_count(t.get('refunds'))}"
+                rows.append(Row(f"{r['brand']} {name} ({counts})", kr(t.get("net")), "sub"))
+            if not r.get("agrees"):
+                rows.append(Row(f"Afviger: {r['brand']} {kr(r.get('difference'))}", "", "warn"))
+        if rec.get("agreed"):
+            rows.append(Row("Terminal og kasse er enige", "", "note"))
+    return rows
 
 
 def _cash_sections(report: Mapping) -> list[Section]:

@@ -52,8 +52,13 @@ def _context(till: Till, kind: str, counted: int | None = None,
         business_date=now.date().isoformat(), period_start=start, period_end=now.isoformat(),
         opening_grand_total_sales=opening[0], opening_grand_total_returns=opening[1],
         carried_float=opening[2], counted=counted, denominations=denominations,
-        to_bank=to_bank)
+        to_bank=to_bank, terminal=terminal_configured(till))
     return ctx, after
+
+
+def terminal_configured(till: Till) -> bool:
+    """An integrated card terminal is set up: its reconciliation belongs in the Z."""
+    return bool(settings.get_meta(till.conn, "device.terminal"))
 
 
 def _period(till: Till, after: int) -> list[Entry]:
@@ -236,7 +241,8 @@ def rebuild_z(till: Till, z_number: int) -> tuple[Report, dict]:
         carried_float=opening[2],
         counted=None if data.get("cash_counted") is None else parse_kroner(data["cash_counted"]),
         denominations=None if counts is None else {parse_kroner(d): n for d, n in counts.items()},
-        to_bank=parse_kroner(data["to_bank"]))
+        to_bank=parse_kroner(data["to_bank"]),
+        terminal=bool((data.get("terminal_reconciliation") or {}).get("expected")))
     last = data.get("last_entry")
     period = [] if last is None else list(entries(till.conn, after, int(last)))
     return build_report(ctx, period), data

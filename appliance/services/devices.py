@@ -64,6 +64,8 @@ def sim_specs(base: Path) -> dict[str, dict[str, Any]]:
         "drawer": {"kind": "sim", "dir": str(base / "drawer")},
         "scanner": {"kind": "sim", "fifo": str(base / "scanner.fifo")},
         "labels": {"kind": "sim", "dir": str(base / "labels")},
+        # the customer takes a moment to tap the card: the status dialog (with Cancel) is seen
+        "terminal": {"kind": "sim", "dir": str(base / "terminal"), "delay_s": 1.0},
     }
 
 
@@ -207,14 +209,17 @@ def _terminal(spec: dict[str, Any], data_dir: Path | None) -> Any:
     if kind == "sim":
         import secrets as random_secrets
 
-        from drivers.terminal.simulator import TerminalSimulator
+        from drivers.terminal.simulator import TerminalSimulator, load_script
         record = store.load() or {}
         if not record.get("passphrase"):
             record = store.update(passphrase=random_secrets.token_urlsafe(24), key_id="sim", key_version=1)
         key = SharedKey(str(record["key_id"]), str(record["passphrase"]), int(record["key_version"]))
         folder = Path(str(spec["dir"]))
         folder.mkdir(parents=True, exist_ok=True)
-        sim = TerminalSimulator(key=key, ledger=folder / "ledger.jsonl", poi_id="SIM-1").start()
+        script = folder / "script.json"  # optional: what the next customers' cards do (decline, ...)
+        sim = TerminalSimulator(key=key, ledger=folder / "ledger.jsonl", poi_id="SIM-1",
+                                delay=float(spec.get("delay_s", 0.0)),
+                                script=load_script(script) if script.exists() else None).start()
         return SimulatedTerminal(sim, key)
     raise ValueError(f"terminal kind must be nexo or sim, not {kind!r}")
 

@@ -31,8 +31,11 @@ def group_rates(till: Till) -> dict[str, set[int]]:
 
 def check_accounts(till: Till, create_missing: bool = False) -> dict[str, Any]:
     """The mapping checked against the organization (3 reads, plus one create per missing clearing
-    account when asked), with the mapping itself; raises LoginNeeded without a login."""
+    account when asked), with the mapping itself and the optional card-brand keys left unset (their
+    payments go to payment:card); raises LoginNeeded without a login. A brand account that is set is
+    checked like every payment clearing account (a visible deposit account)."""
     from ..dinero.accounts import check_organization
+    from .setup import BRAND_ACCOUNTS
 
     mapping = accounts(till.conn)
     client, org = connector(till)()
@@ -40,4 +43,4 @@ def check_accounts(till: Till, create_missing: bool = False) -> dict[str, Any]:
         result = check_organization(client, org, mapping, group_rates(till), create_missing)
     finally:
         client.close()
-    return {**result, "mapping": mapping}
+    return {**result, "mapping": mapping, "optional": [k for k in BRAND_ACCOUNTS if k not in mapping]}

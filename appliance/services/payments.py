@@ -20,6 +20,7 @@ from .till import Till
 log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
+SIGN_PROMPT = "Underskriv venligst"
 
 
 class Terminal(Protocol):
@@ -43,15 +44,24 @@ class CardOutcome:
     poi_transaction_id: str | None = None
     receipts: dict[str, list[str]] | None = None
     message: str = ""  # Danish, for the cashier
+    error: str | None = None          # the terminal's ErrorCondition (Aborted, Refusal, ...)
+    signature: str | None = None      # approved on a signature: "terminal" (drawn there) or "paper"
 
     @property
     def approved(self) -> bool:
         return self.state == "approved"
 
+    def tender(self) -> dict[str, Any]:
+        """The kiosk's tender for an approved payment (øre; the service id lets it be given back)."""
+        kind = "mobilepay" if self.brand == "MobilePay" else "card"
+        return {"type": kind, "amount": self.amount, "brand": self.brand or "Kort",
+                "reference": self.poi_transaction_id, "service_id": self.service_id}
+
     def payment(self) -> dict[str, Any]:
-        """The sale's payment line for an approved card payment."""
+        """The sale's payment line for an approved payment."""
         from ..domain.money import format_kroner
-        return {"type": "card", "amount": format_kroner(self.amount), "brand": self.brand or "Kort",
+        t = self.tender()
+        return {"type": t["type"], "amount": format_kroner(self.amount), "brand": t["brand"],
                 "reference": self.poi_transaction_id}
 
 
@@ -78,12 +88,27 @@ def _outcome(till: Till, who: str, service_id: str, result: Any, state: str) -> 
                "amount": amount}
     if result is not None and getattr(result, "error_condition", None):
         payload["error"] = str(result.error_condition)
+    receipts = getattr(result, "receipts", None) if result is not None else None
     with transaction(till.conn):
         till.journal.append("payment_outcome", who, payload)
+        if state == "approved" and receipts and till.prints_receipts:  # the slip commits with the outcome
+            _queue_slips(till, receipts, bool(getattr(result, "signature_required", False)))
     log.info("event=card_outcome service_id=%s state=%s brand=%s", service_id, state, brand)
-    return CardOutcome(service_id, state, amount, brand, poi,
-                       getattr(result, "receipts", None) if result is not None else None,
-                       {"approved": "Godkendt", "declined": "Afvist"}.get(state, "Ukendt: tjekker ..."))
+    return CardOutcome(service_id, state, amount, brand, poi, receipts,
+                       {"approved": "Godkendt", "declined": "Afvist"}.get(state, "Ukendt: tjekker ..."),
+                       payload.get("error"))
+
+
+def _queue_slips(till: Till, receipts: dict[str, list[str]], signature: bool) -> None:
+    """The terminal's receipts on the till's printer: the customer's copy always, the shop's copy
+    when the card asks for a signature (it is the paper the customer signs when the terminal cannot)."""
+    from ..render.card_slip import card_slip
+    from .printing import enqueue
+    when = till.now().isoformat()
+    for qualifier, wanted in (("CashierReceipt", signature), ("CustomerReceipt", True)):
+        if wanted and receipts.get(qualifier):
+            slip = card_slip(receipts[qualifier], qualifier, signature_line=qualifier == "CashierReceipt")
+            enqueue(till.conn, "document", when, document=slip)
 
 
 def pay_by_card(till: Till, terminal: Terminal, amount_ore: int, who: str, sale_ref: str,
@@ -100,7 +125,53 @@ def pay_by_card(till: Till, terminal: Terminal, amount_ore: int, who: str, sale_
         log.warning("event=card_no_answer service_id=%s error=%s", service_id, exc)
         return settle(till, terminal, service_id, who) or CardOutcome(
             service_id, UNKNOWN, amount_ore, message="Ukendt: tjekker ...")
-    return _outcome(till, who, service_id, result, "approved" if result.approved else "declined")
+    outcome = _outcome(till, who, service_id, result, "approved" if result.approved else "declined")
+    if outcome.approved and result.signature_required:
+        return _signature(till, terminal, outcome, who, sale_ref)
+    return outcome
+
+
+def _signature(till: Till, terminal: Terminal, outcome: CardOutcome, who: str, sale_ref: str) -> CardOutcome:
+    """The card wants a signature: the shopper signs on the terminal (Input request). A shopper who
+    cancels there gets the payment reversed at once; a terminal that cannot take it leaves the paper
+    copy (printed with a signature line). Either way the cashier then checks it (`signature_checked`)."""
+    from dataclasses import replace
+
+    from drivers.terminal.client import TerminalError
+    try:
+        answer = terminal.signature(SIGN_PROMPT)  # type: ignore[attr-defined]
+        signed, drawing, where = answer.signed, answer.signature, "terminal"
+    except TerminalError as exc:
+        log.warning("event=signature_not_taken service_id=%s error=%s", outcome.service_id, exc)
+        signed, drawing, where = True, None, "paper"
+    with transaction(till.conn):
+        till.journal.append("payment_signature", who, {
+            "service_id": outcome.service_id, "step": "captured", "signed": signed, "on": where,
+            "signature": drawing})
+    if not signed:
+        back = reverse(till, terminal, outcome, who, sale_ref)
+        message = ("Kunden underskrev ikke. Betalingen er tilbageført." if back.approved else
+                   "Kunden underskrev ikke, og tilbageførslen lykkedes ikke: " + back.message)
+        return replace(outcome, state="declined", message=message, error="NotSigned")
+    return replace(outcome, signature=where)
+
+
+def signature_checked(till: Till, terminal: Terminal, outcome: CardOutcome, accepted: bool, who: str,
+                      sale_ref: str) -> CardOutcome:
+    """The cashier compared the signature with the card: accepted keeps the payment, refused reverses it."""
+    with transaction(till.conn):
+        till.journal.append("payment_signature", who, {"service_id": outcome.service_id, "step": "checked",
+                                                       "accepted": accepted})
+    if accepted:
+        return outcome
+    return reverse(till, terminal, outcome, who, sale_ref)
+
+
+def reverse(till: Till, terminal: Terminal, outcome: CardOutcome, who: str, sale_ref: str) -> CardOutcome:
+    """Give back a whole approved payment that no sale will carry (removed tender, refused signature)."""
+    if not outcome.poi_transaction_id:
+        raise ValueError("only an approved payment with the terminal's transaction id can be reversed")
+    return refund_card(till, terminal, outcome.poi_transaction_id, outcome.amount, who, sale_ref)
 
 
 def refund_card(till: Till, terminal: Terminal, original_poi: str, amount_ore: int, who: str,
@@ -116,6 +187,42 @@ def refund_card(till: Till, terminal: Terminal, original_poi: str, amount_ore: i
         return settle(till, terminal, service_id, who) or CardOutcome(
             service_id, UNKNOWN, amount_ore, message="Ukendt: tjekker ...")
     return _outcome(till, who, service_id, result, "approved" if result.approved else "declined")
+
+
+class CardRefundFailed(Exception):
+    """The terminal did not give a return's card part back; the return is not made (message in Danish)."""
+
+
+def refund_cards_first(till: Till, terminal: Terminal, receipt_number: int, request: dict) -> dict:
+    """A return against a receipt paid by card through the terminal: each card part is given back
+    through the terminal (a referenced refund of the payment it came from) before the return is
+    written, and the return's request then names its tenders. Anything else is left to `refund`."""
+    from ..domain.money import format_kroner
+    from ..domain.returns import ReturnError, default_refund_tenders, return_lines
+    from ..domain.tenders import PaymentType
+    from .selling import load_receipt
+    if request.get("payments") or not isinstance(request.get("lines"), list):
+        return request
+    try:
+        original, earlier = load_receipt(till, receipt_number)
+        lines = return_lines(original, earlier, request["lines"])
+    except (ReturnError, LookupError, ValueError, TypeError, KeyError):
+        return request  # `refund` says what is wrong with it
+    amount = -sum(ln["total"] for ln in lines)
+    tenders = default_refund_tenders(original, earlier, amount)
+    if original.get("training") or not any(t.type is PaymentType.CARD and t.reference for t in tenders):
+        return request
+    who = str(request.get("cashier") or "system")
+    for t in tenders:
+        if t.type is PaymentType.CARD and t.reference:
+            back = refund_card(till, terminal, t.reference, t.amount, who, f"R{receipt_number}")
+            if not back.approved:
+                log.warning("event=return_card_refund_failed receipt=%d state=%s", receipt_number, back.state)
+                state = {"declined": "afvist"}.get(back.state, "ukendt")
+                raise CardRefundFailed(f"Kortet fik ikke pengene tilbage ({state}). "
+                                       "Returneringen er ikke lavet.")
+    payments = [{**t.to_dict(), "amount": format_kroner(t.amount)} for t in tenders]
+    return {**request, "payments": payments}
 
 
 def settle(till: Till, terminal: Terminal, service_id: str, who: str = "system") -> CardOutcome | None:
@@ -147,6 +254,43 @@ def open_intents(till: Till, method: str = "card") -> list[dict[str, Any]]:
         else:
             intents.pop(data["service_id"], None)
     return list(intents.values())
+
+
+def unsold_payments(till: Till) -> list[CardOutcome]:
+    """Approved integrated payments (card or MobilePay) since the last Z that no sale carries and
+    nothing gave back: money taken for a basket that was never completed (a crash between the
+    approval and the sale, say). The kiosk puts them back on the payment screen."""
+    last_z = till.conn.execute("SELECT COALESCE(MAX(journal_nr), 0) FROM z_reports").fetchone()[0]
+    intents: dict[str, dict[str, Any]] = {}
+    approved: dict[str, dict[str, Any]] = {}
+    given_back: dict[str, int] = {}
+    used: dict[str, int] = {}
+    for kind, payload in till.conn.execute(
+            "SELECT kind, payload FROM journal WHERE nr > ? "
+            "AND kind IN ('payment_intent', 'payment_outcome', 'sale') ORDER BY nr", (last_z,)):
+        data = json.loads(payload)
+        if kind == "payment_intent":
+            intents[data["service_id"]] = data
+        elif kind == "sale":
+            for p in data.get("payments", ()):
+                if p.get("reference"):
+                    used[p["reference"]] = used.get(p["reference"], 0) + p["amount"]
+        elif data.get("state") == "approved":
+            intent = intents.get(data["service_id"], {})
+            if intent.get("kind") == "payment":
+                approved[data["service_id"]] = {**data, "method": intent.get("method", "card")}
+            elif intent.get("kind") == "refund" and intent.get("original"):
+                given_back[intent["original"]] = given_back.get(intent["original"], 0) + int(intent["amount"])
+    out = []
+    for service_id, data in approved.items():
+        ref = data.get("poi_transaction_id")
+        if not ref:
+            continue
+        left = int(data["amount"]) - given_back.get(ref, 0) - used.get(ref, 0)
+        if left > 0:
+            out.append(CardOutcome(service_id, "approved", left, data.get("brand"), ref,
+                                   message="Godkendt, men ikke solgt"))
+    return out
 
 
 def recover(till: Till, terminal: Terminal, abort_in_progress: bool = False) -> list[CardOutcome]:

@@ -18,7 +18,9 @@ from .till import Till, open_till
 
 ACCOUNT_KEY = re.compile(
     r"^(revenue:default|revenue:[\wÆØÅæøåéÉ &.-]{1,40}|cash|bank|differences|rounding|"
-    r"payment:(card|mobilepay|manual_card|gift_voucher))$")
+    r"payment:(card|mobilepay|manual_card|gift_voucher)|payment:card:[\w &.-]{1,30})$")
+# Optional accounts of a card brand's own (empty: the brand goes to payment:card with the rest).
+BRAND_ACCOUNTS = ("payment:card:Dankort", "payment:card:Visa", "payment:card:Mastercard")
 
 
 class SetupError(ValueError):
@@ -72,7 +74,8 @@ def set_account(till: Till, key: str, number: str | int, who: str = "system") ->
     if not ACCOUNT_KEY.match(key):
         raise SetupError(
             f"unknown account key {key!r}: use revenue:default, revenue:<group>, cash, bank, "
-            "differences, rounding or payment:<card|mobilepay|manual_card|gift_voucher>")
+            "differences, rounding, payment:<card|mobilepay|manual_card|gift_voucher> or "
+            "payment:card:<brand>")
     text = str(number).strip()
     if not re.fullmatch(r"\d{1,9}", text) or int(text) == 0:
         raise SetupError(f"account number must be a positive whole number, got {number!r}")
@@ -81,6 +84,20 @@ def set_account(till: Till, key: str, number: str | int, who: str = "system") ->
         settings.set_account(till.conn, key, int(text))
         till.journal.append("settings_change", who, {
             "setting": f"account:{key}", "from": old, "to": int(text)})
+
+
+def clear_account(till: Till, key: str, who: str = "system") -> bool:
+    """Remove an optional card-brand account (payment:card:<brand>): that brand's card payments go to
+    payment:card again. Other keys are needed by every Z and can only be changed. False if unset."""
+    if not key.startswith("payment:card:") or not ACCOUNT_KEY.match(key):
+        raise SetupError(f"only a card brand's account (payment:card:<brand>) can be removed, not {key!r}")
+    with transaction(till.conn):
+        old = settings.accounts(till.conn).get(key)
+        if old is None:
+            return False
+        till.conn.execute("DELETE FROM accounts WHERE key = ?", (key,))
+        till.journal.append("settings_change", who, {"setting": f"account:{key}", "from": old, "to": None})
+    return True
 
 
 def add_cashier(till: Till, cashier_id: str, name: str, role: str, pin: str,

@@ -21,6 +21,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition
 
+from ..domain.money import format_dkk
 from .backend import Backend
 from .i18n import _, set_language
 from .session import SESSION_KEY, Session, restore
@@ -100,9 +101,30 @@ class TillApp(App):
                                        training=saved.get("training", False),
                                        customers=saved.get("customers", 0),
                                        screen=saved.get("screen", "sale"),
-                                       overrides={int(k): v for k, v in saved.get("overrides", {}).items()})
+                                       overrides={int(k): v for k, v in saved.get("overrides", {}).items()},
+                                       tenders=list(saved.get("tenders") or []))
         self.training = self.session.training
-        self.show(self.session.screen if self.session.cashier else "login")
+        unsold = self._unsold_payments()
+        screen = self.session.screen if self.session.cashier else "login"
+        if unsold and self.session.cashier:
+            screen = "payment"
+        self.show(screen)
+        if unsold:
+            self.notify(_("En betaling på {amount} er godkendt, men salget blev ikke afsluttet. Gør salget "
+                          "færdigt, eller fjern betalingen (den tilbageføres).").format(
+                amount=format_dkk(sum(t["amount"] for t in unsold))), error=True)
+
+    def _unsold_payments(self) -> list[dict[str, Any]]:
+        """Approved terminal payments no sale carries (a crash after the approval, before the session
+        was saved) join the session's tenders, so the money is neither lost nor taken twice."""
+        from ..services.payments import unsold_payments
+        known = {t.get("reference") for t in self.session.tenders}
+        found = [o.tender() for o in self.backend.run(unsold_payments)
+                 if o.poi_transaction_id not in known]
+        self.session.tenders.extend(found)
+        if found:
+            self.save_session()
+        return found
 
     def save_session(self) -> None:
         """Snapshot the counter (cashier, basket, screen) so a restart comes back to it."""

@@ -70,8 +70,9 @@ class Driver:
             raise LookupError(f"no button {key!r} on the {self.app.manager.current} screen")
         return widget
 
-    def tap(self, key_or_widget: Any) -> None:
-        """A finger on the centre of the widget: down, up, through the whole event loop."""
+    def tap(self, key_or_widget: Any, settle: bool = True) -> None:
+        """A finger on the centre of the widget: down, up, through the whole event loop; then (unless
+        `settle` is False, to see a dialog while a device works) every backend call finished."""
         from kivy.tests.common import UnitTestTouch
         self.step(2)  # new widgets get their place in the layout pass of the next frame
         widget = self.key(key_or_widget) if isinstance(key_or_widget, str) else key_or_widget
@@ -83,7 +84,8 @@ class Driver:
         self.step()
         touch.touch_up()
         self.step()
-        self.settle()
+        if settle:
+            self.settle()
 
     def type_pin(self, digits: str) -> None:
         for d in digits:

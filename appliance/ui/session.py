@@ -25,6 +25,8 @@ class Session:
     customers: int = 0  # customers served since login (the shop's count of the day)
     screen: str = "login"
     overrides: dict[int, str] = field(default_factory=dict)  # line_no -> approving manager id
+    # payments taken for this basket and not yet in a sale (an approved card stays after a crash)
+    tenders: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_manager(self) -> bool:
@@ -34,9 +36,11 @@ class Session:
         return json.dumps({"cashier": self.cashier.id if self.cashier else None,
                            "basket": self.basket.to_dict(), "training": self.training,
                            "customers": self.customers, "screen": self.screen,
-                           "overrides": {str(k): v for k, v in self.overrides.items()}})
+                           "overrides": {str(k): v for k, v in self.overrides.items()},
+                           "tenders": self.tenders})
 
     def new_basket(self) -> None:
+        """A fresh basket; tenders stay (money taken is only let go by a sale or by giving it back)."""
         self.basket = Basket()
         self.overrides = {}
 

@@ -194,6 +194,12 @@ class EPaymentClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def check_access(self) -> None:
+        """Fetch a fresh access token now: proves the API keys and the MSN (a settings check).
+        Raises AuthFailed (keys refused) or Transient (server unreachable or failing)."""
+        self._drop_token()
+        self._access_token()
+
     # --- operations -------------------------------------------------------------------------------
 
     def create_payment(self, reference: str, amount_ore: int, idempotency_key: str, *,

@@ -114,6 +114,14 @@ class TerminalClient:
         log.info("terminal_status payment_service_id=%s state=%s", service_id_of_payment, result.state)
         return result
 
+    def signature(self, prompt: str, max_seconds: int = 60) -> m.SignatureResult:
+        """Ask the shopper to sign on the terminal (after a payment whose receipt asks for a signature).
+        Waits up to `max_seconds` for the shopper, so the HTTP timeout must be longer."""
+        req = m.signature_request(self.sale_id, self._new_service_id(), self.poi_id, prompt, max_seconds)
+        result = _parse(m.parse_input_response, self._exchange(req, "Input", "InputResponse"))
+        log.info("terminal_signature signed=%s error=%s", result.signed, result.error_condition)
+        return result
+
     def reconcile(self) -> m.ReconciliationResult:
         """Close the terminal's period and return its totals per brand (SaleReconciliation)."""
         req = m.reconciliation_request(self.sale_id, self._new_service_id(), self.poi_id)

@@ -71,15 +71,16 @@ def timestamp(at: datetime | None = None) -> str:
 # --- requests --------------------------------------------------------------------------------
 
 def header(category: str, sale_id: str, service_id: str, poi_id: str,
-           message_type: str = "Request") -> dict[str, str]:
-    return {"ProtocolVersion": PROTOCOL_VERSION, "MessageClass": "Service", "MessageCategory": category,
+           message_type: str = "Request", message_class: str = "Service") -> dict[str, str]:
+    return {"ProtocolVersion": PROTOCOL_VERSION, "MessageClass": message_class, "MessageCategory": category,
             "MessageType": message_type, "SaleID": sale_id, "ServiceID": check_service_id(service_id),
             "POIID": poi_id}
 
 
 def _request(category: str, sale_id: str, service_id: str, poi_id: str, body_name: str,
-             body: dict[str, Any]) -> dict[str, Any]:
-    return {"SaleToPOIRequest": {"MessageHeader": header(category, sale_id, service_id, poi_id),
+             body: dict[str, Any], message_class: str = "Service") -> dict[str, Any]:
+    return {"SaleToPOIRequest": {"MessageHeader": header(category, sale_id, service_id, poi_id,
+                                                         message_class=message_class),
                                  body_name: body}}
 
 
@@ -132,6 +133,19 @@ def reconciliation_request(sale_id: str, service_id: str, poi_id: str) -> dict[s
                     {"ReconciliationType": "SaleReconciliation"})
 
 
+def signature_request(sale_id: str, service_id: str, poi_id: str, prompt: str,
+                      max_seconds: int = 60) -> dict[str, Any]:
+    """Ask the shopper to sign on the terminal's display (Adyen: a Device/Input request whose display
+    names the predefined GetSignature screen; the answer is a GetConfirmation with the drawing)."""
+    return _request("Input", sale_id, service_id, poi_id, "InputRequest", {
+        "DisplayOutput": {"Device": "CustomerDisplay", "InfoQualify": "Display", "OutputContent": {
+            "OutputFormat": "Text", "PredefinedContent": {"ReferenceID": "GetSignature"},
+            "OutputText": [{"Text": prompt}, {"Text": ""}]}},
+        "InputData": {"Device": "CustomerInput", "InfoQualify": "Input", "InputCommand": "GetConfirmation",
+                      "MaxInputTime": max_seconds},
+    }, message_class="Device")
+
+
 # --- parsed results --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -168,6 +182,13 @@ class ReconciliationResult:
     ok: bool
     reconciliation_id: str | None
     totals: dict[str, BrandTotals]    # brand name -> totals for the period just closed
+    error_condition: str | None = None
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    signed: bool                      # the shopper signed and confirmed on the terminal
+    signature: str | None             # the drawing as the terminal sent it (AdditionalResponse), if any
     error_condition: str | None = None
 
 
@@ -298,6 +319,17 @@ def parse_reconciliation_response(body: Mapping[str, Any]) -> ReconciliationResu
     return ReconciliationResult(ok=result == "Success", reconciliation_id=body.get("POIReconciliationID"),
                                 totals={b: BrandTotals(**t) for b, t in totals.items()},
                                 error_condition=None if result == "Success" else error)
+
+
+def parse_input_response(body: Mapping[str, Any]) -> SignatureResult:
+    """An InputResponse body: InputResult.Response says whether input was taken; Input.ConfirmedFlag
+    whether the shopper confirmed; the drawing rides in the Response's AdditionalResponse."""
+    result = _obj(body.get("InputResult"), "InputResult")
+    outcome, error, additional = _response(result)
+    confirmed = bool((result.get("Input") or {}).get("ConfirmedFlag"))
+    signed = outcome == "Success" and confirmed
+    return SignatureResult(signed=signed, signature=additional if signed else None,
+                           error_condition=None if signed else (error or "NotConfirmed"))
 
 
 def parse_event_notification(body: Mapping[str, Any]) -> Rejection:

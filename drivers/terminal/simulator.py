@@ -24,6 +24,8 @@ a name or an object {"action": name, ...}:
     drop_before               close the connection without processing (the request is forgotten)
     drop_after                process and record (approve), then close without answering
     signature                 approve, with RequiredSignatureFlag on the merchant copy
+    sign / refuse_signature   for the next Input (GetSignature) request: the shopper signs (the
+                              default when no such step is next) or presses Cancel
 
 A reused SaleID+ServiceID is refused with an EventNotification Reject, as Adyen does (VERIFY: the
 exact EventDetails text). Brands rotate Dankort, Visa, Mastercard over approved payments.
@@ -57,7 +59,9 @@ from .security import NexoSecurityError, SharedKey, decrypt, encrypt
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("approve", "decline", "busy", "timeout", "drop_before", "drop_after", "signature")
+ACTIONS = ("approve", "decline", "busy", "timeout", "drop_before", "drop_after", "signature", "sign",
+           "refuse_signature")
+INPUT_ACTIONS = ("sign", "refuse_signature")
 BRAND_ROTATION = ("Dankort", "Visa", "Mastercard")
 DEFAULT_POI_ID = "SIM400-000000001"
 
@@ -143,6 +147,7 @@ class TerminalSimulator:
 
     def start(self) -> TerminalSimulator:
         sim = self
+        self._stopping.clear()  # switched on again (a restarted simulator answers from its ledger)
 
         class Handler(_Handler):
             simulator = sim
@@ -266,7 +271,9 @@ class TerminalSimulator:
             money = category in ("Payment", "Reversal")
             if money and self._in_progress:
                 step = Step("busy")  # one card transaction at a time, as on a real terminal
-            elif money and self._script:
+            elif money and self._script and self._script[0].action not in INPUT_ACTIONS:
+                step = self._script.pop(0)
+            elif category == "Input" and self._script and self._script[0].action in INPUT_ACTIONS:
                 step = self._script.pop(0)
             if step.action == "drop_before":
                 log.info("terminal_sim_drop_before category=%s service_id=%s", category, ref[1])
@@ -286,6 +293,8 @@ class TerminalSimulator:
                 return self._abort(request.get("AbortRequest") or {})
             if category == "Reconciliation":
                 return self._reconcile(hdr, request.get("ReconciliationRequest") or {}, key)
+            if category == "Input":
+                return self._input(hdr, request.get("InputRequest") or {}, step, key)
         except (m.MessageError, KeyError, TypeError, AttributeError) as exc:
             log.warning("terminal_sim_bad_request category=%s service_id=%s error=%s", category, ref[1], exc)
             return self._reject(hdr, key, "Invalid message")
@@ -425,6 +434,23 @@ class TerminalSimulator:
                  event is not None)
         return _Answer()  # Adyen answers an AbortRequest with an empty 200
 
+    def _input(self, hdr: dict[str, Any], body: Mapping[str, Any], step: Step, key: SharedKey) -> _Answer:
+        """A GetSignature screen: the shopper signs (a small drawing comes back) or cancels."""
+        screen = body["DisplayOutput"]["OutputContent"]["PredefinedContent"]["ReferenceID"]
+        if screen != "GetSignature" or body["InputData"]["InputCommand"] != "GetConfirmation":
+            return self._reject(hdr, key, f"Unsupported input {screen}")
+        signed = step.action != "refuse_signature"
+        response: dict[str, Any] = {"Result": "Success"} if signed else self._failure("Cancel", "Cancelled")
+        if signed:  # VERIFY: the drawing's exact encoding; Adyen documents it only as "the signature"
+            response["AdditionalResponse"] = urllib.parse.urlencode({"signature": json.dumps(
+                {"AreaSize": {"X": "0x00f0", "Y": "0x00aa"},
+                 "SignaturePoint": [{"X": "0x0010", "Y": "0x0050"}, {"X": "0x00e0", "Y": "0x0060"}]})})
+        out = {"InputResult": {"Device": "CustomerInput", "InfoQualify": "Input", "Response": response,
+                               "Input": {"InputCommand": "GetConfirmation", "ConfirmedFlag": signed}}}
+        log.info("terminal_sim_signature service_id=%s signed=%s", hdr["ServiceID"], signed)
+        return _Answer(encrypt({"SaleToPOIResponse": {"MessageHeader": self._response_header(hdr),
+                                                      "InputResponse": out}}, key))
+
     def _reconcile(self, hdr: dict[str, Any], body: Mapping[str, Any], key: SharedKey) -> _Answer:
         at = m.timestamp(self._now())
         with self._lock:
@@ -501,6 +527,9 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
 
     def do_POST(self) -> None:
+        if self.simulator._stopping.is_set():  # switched off: a kept-alive connection gets no answer
+            self.close_connection = True
+            return
         if self.path.rstrip("/") != "/nexo":
             self._send(404, b"")
             return

@@ -33,7 +33,7 @@ def shop(tmp_path: Path) -> Path:
 
 def test_hw_sim_then_a_cash_sale_prints_and_opens_the_drawer(shop: Path) -> None:
     configured = ok(till(shop, "hw", "sim"))
-    assert set(configured) == {"printer", "drawer", "scanner", "labels"}
+    assert set(configured) == {"printer", "drawer", "scanner", "labels", "terminal"}
     listing = ok(till(shop, "hw", "list"))
     assert listing["configured"]["printer"]["kind"] == "sim"
     assert listing["printer_status"]["online"] is True and listing["print_queue"] == 0

@@ -21,7 +21,7 @@ def a_split_sale(kiosk) -> tuple[int, dict, int]:
     kiosk.tap("pay")
     type_amount(kiosk, "10")
     kiosk.tap("tender-card")
-    kiosk.tap("card-approve")
+    kiosk.until(lambda: not kiosk.app.screen("payment").card_waiting, what="the card payment")
     kiosk.tap("quick-exact")
     number, sale = last_sale(kiosk)
     assert [ln["qty"] for ln in sale["lines"]] == [2, 1]
@@ -44,7 +44,8 @@ def test_part_of_a_sale_comes_back_to_the_original_tenders(kiosk) -> None:
     assert screen.wanted() == [{"line_no": 1, "qty": 1}]
     unit = sale["lines"][0]["total"] // 2  # no discount: each unit at what it was sold for
     assert screen.ids.refund_total.text == format_dkk(unit)
-    assert "Kort (Dankort)" in screen.ids.tenders.text  # back to the card first
+    [paid_card] = [p for p in sale["payments"] if p["type"] == "card"]
+    assert f"Kort ({paid_card['brand']})" in screen.ids.tenders.text  # back to the card first
     before = query(kiosk, "SELECT COUNT(*) FROM receipts WHERE original_receipt = ?", number)[0][0]
     kiosk.tap("refund")
 
@@ -56,10 +57,16 @@ def test_part_of_a_sale_comes_back_to_the_original_tenders(kiosk) -> None:
     assert back["kind"] == "return" and back["original_receipt"] == number
     assert [(ln["original_line_no"], ln["qty"], ln["total"]) for ln in back["lines"]] == [(1, 1, -unit)]
     card = min(1000, unit)
-    expected = [{"type": "card", "amount": -card, "brand": "Dankort"}]
+    expected = [{"type": "card", "amount": -card, "brand": paid_card["brand"],
+                 "reference": paid_card["reference"]}]
     if unit > card:
         expected.append({"type": "cash", "amount": -round_cash(unit - card)})
     assert back["payments"] == expected
+    # the card part went back through the terminal: a refund of that very payment in its ledger
+    ledger = [json.loads(line) for line in
+              (kiosk.app.data_dir / "sim" / "terminal" / "ledger.jsonl").read_text().splitlines()]
+    assert [(e["amount"], e["original_poi_transaction_id"]) for e in ledger if e["type"] == "refund"
+            and e["original_poi_transaction_id"] == paid_card["reference"]] == [(card, paid_card["reference"])]
     # the screen: the result, and the line now shows one returned, one left
     assert f"Returbon nr. {back_no}" in screen.ids.result.text
     kiosk.until(lambda: len(screen.earlier) == 1, what="the receipt to reload")

@@ -6,7 +6,12 @@ Counting: +/- on each note and coin, or tap its count and type it on the pad. Th
 follows the count (counted minus the float that stays in the drawer) until it is typed by hand.
 "Overfør til Dinero" starts as the shop's setting (meta dinero.auto_transfer, on by default);
 unticking it skips the transfer for this close only (the Z can be sent later from Reports).
-Closing asks once more before it happens: a Z cannot be undone, and there is one per day."""
+Closing asks once more before it happens: a Z cannot be undone, and there is one per day.
+
+With an integrated card terminal, closing first reconciles it (on the backend's worker, before the
+Z, so the Z holds the reconciliation) and the result shows per brand what the till booked, what the
+terminal charged and any difference. A terminal that does not answer does not stop the close: the
+screen says so and the Z notes that no reconciliation was made."""
 
 from __future__ import annotations
 
@@ -91,6 +96,38 @@ def report_rows(data: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _net(totals: dict) -> int:
+    return int(totals.get("payments_ore", 0)) - int(totals.get("refunds_ore", 0))
+
+
+def terminal_rows(reconciliation: dict | None) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """Per brand the till's and the terminal's net card amount, and a difference where they disagree;
+    with the labels to highlight."""
+    if not reconciliation:
+        return [], ()
+    rows, warn = [(_("Kortterminal"), _("kasse / terminal"))], []
+    for r in reconciliation.get("rows", []):
+        rows.append((r["brand"], f"{format_dkk(_net(r['till']))} / {format_dkk(_net(r['terminal']))}"))
+        if not r.get("agrees"):
+            label = _("{brand}: difference").format(brand=r["brand"])
+            rows.append((label, format_dkk(_net(r["difference"]))))
+            warn.append(label)
+    return rows, tuple(warn)
+
+
+def terminal_note(reconciliation: dict | None, error: str | None) -> str:
+    """One line in plain Danish: agreed, which brands differ (terminal minus till), or no answer."""
+    if error:
+        return error
+    if not reconciliation:
+        return ""
+    differing = [r for r in reconciliation.get("rows", []) if not r.get("agrees")]
+    if not differing:
+        return _("Terminalen og kassen er enige.")
+    brands = ", ".join(f"{r['brand']} {format_dkk(_net(r['difference']))}" for r in differing)
+    return _("Terminalen og kassen er ikke enige: {brands}").format(brands=brands)
+
+
 def fill_rows(grid: Any, rows: list[tuple[str, str]], warn: tuple[str, ...] = ()) -> None:
     """Label/value pairs into a two-column GridLayout (see ReportRows in endofday.kv)."""
     from kivy.factory import Factory
@@ -126,11 +163,28 @@ def load_figures(till: Any) -> dict:
             "business_date": report.ctx.business_date}
 
 
+def reconcile(till: Any, terminal: Any, cashier_id: str) -> tuple[dict | None, str | None]:
+    """(the journalled reconciliation, None) or (None, why not in Danish); never raises for a terminal
+    that is down: the day is closed anyway."""
+    from ...services.reconciliation import NO_ANSWER, ReconciliationError, reconcile_terminal
+    try:
+        return reconcile_terminal(till, terminal, cashier_id), None
+    except ReconciliationError as exc:
+        if exc.danish == NO_ANSWER:
+            return None, _("Terminalen svarer ikke: afstemningen mangler")
+        return None, exc.danish
+
+
 def do_close(till: Any, counts: dict[int, int], to_bank: int, cashier_id: str, transfer: bool,
-             queue: Any) -> dict:
+             queue: Any, terminal: Any = None) -> dict:
     from ...services.closing import CloseError, close_day, z_journal_nr
     from ...services.uploader import transfer_states
     total = sum(v * n for v, n in counts.items())
+    rec, rec_error = None, None
+    today = till.now().date().isoformat()
+    closed = till.conn.execute("SELECT 1 FROM z_reports WHERE business_date = ?", (today,)).fetchone()
+    if terminal is not None and not closed and to_bank <= total:  # before the Z, so the Z holds it
+        rec, rec_error = reconcile(till, terminal, cashier_id)
     denominations = ",".join(f"{format_kroner(v)}:{n}" for v, n in sorted(counts.items(), reverse=True) if n)
     try:
         data = close_day(till, format_kroner(total), format_kroner(to_bank), denominations or None,
@@ -147,7 +201,8 @@ def do_close(till: Any, counts: dict[int, int], to_bank: int, cashier_id: str, t
     z = data["z_number"]
     job = queue_report_print(till, z_journal_nr(till, z), queue)
     state = transfer_states(till).get(z, {})
-    return {"report": data, "job": job, "transfer": state.get("state", "not_sent")}
+    return {"report": data, "job": job, "transfer": state.get("state", "not_sent"),
+            "reconciliation": rec, "reconciliation_error": rec_error}
 
 
 def do_x_report(till: Any, cashier_id: str, queue: Any) -> dict:
@@ -191,6 +246,8 @@ class EndOfDayScreen(Screen):
     result_title = StringProperty("")
     result_note = StringProperty("")
     last_z = NumericProperty(0)             # the Z shown in the done panel
+    terminal_note = StringProperty("")      # the card terminal's reconciliation, one line
+    terminal_warn = BooleanProperty(False)  # ... with a difference, or not made
     _syncing = False
 
     def on_kv_post(self, *_args: Any) -> None:
@@ -316,8 +373,11 @@ class EndOfDayScreen(Screen):
         app = App.get_running_app()
         self.confirming = False
         counts = {v: n for v, n in self.counts.items() if n}
+        terminal = getattr(getattr(app.backend, "devices", None), "terminal", None)
+        if terminal is not None:
+            app.notify(_("Afstemmer med kortterminalen ..."))
         app.backend.call(do_close, counts, self.to_bank, app.session.cashier.id, self.transfer,
-                         app.backend.print_queue, done=self._closed,
+                         app.backend.print_queue, terminal, done=self._closed,
                          failed=lambda e: app.notify(danish_error(e), error=True))
 
     def _closed(self, result: dict) -> None:
@@ -327,14 +387,18 @@ class EndOfDayScreen(Screen):
         self.result_title = _("Z-rapport {z} - dagen er afsluttet").format(z=data["z_number"])
         rows = report_rows(data)
         rows.append((_("Dinero"), transfer_text(result["transfer"])))
-        fill_rows(self.ids.result_rows, rows, warn=(_("Difference"),) if parse_kroner(
-            data["cash_difference"] or "0") else ())
+        card_rows, card_warn = terminal_rows(result.get("reconciliation"))
+        warn = ((_("Difference"),) if parse_kroner(data["cash_difference"] or "0") else ()) + card_warn
+        fill_rows(self.ids.result_rows, rows + card_rows, warn=warn)
+        self.terminal_note = terminal_note(result.get("reconciliation"), result.get("reconciliation_error"))
+        self.terminal_warn = bool(card_warn or result.get("reconciliation_error"))
         printing = self._print_note()
         self.result_note = printing
         self.closed_note = _("Dagen er allerede afsluttet (Z-rapport {z}).").format(z=data["z_number"])
         self.last_z = data["z_number"]
-        app.notify(_("Dagen er afsluttet med Z-rapport {z}.").format(z=data["z_number"]) + " " + printing,
-                   error=App.get_running_app().backend.print_queue is None)
+        message = _("Dagen er afsluttet med Z-rapport {z}.").format(z=data["z_number"]) + " " + printing
+        app.notify(f"{message} {self.terminal_note}".rstrip(),
+                   error=App.get_running_app().backend.print_queue is None or self.terminal_warn)
 
     def _print_note(self) -> str:
         if App.get_running_app().backend.print_queue is None:
@@ -360,6 +424,7 @@ class EndOfDayScreen(Screen):
     def _x(self, result: dict) -> None:
         app = App.get_running_app()
         self.mode = "x"
+        self.terminal_note, self.terminal_warn = "", False
         self.result_title = _("X-rapport (nulstiller ingenting)")
         fill_rows(self.ids.result_rows, report_rows(result["report"]))
         self.result_note = self._print_note()

@@ -47,14 +47,11 @@ def quick_amounts(due: int) -> list[tuple[str, int]]:
 
 # --- the card terminal ------------------------------------------------------------------------------
 
-class SimulatedTerminal:
-    """The integrated card terminal's place until the payments issue brings the real one. The
-    screen only calls `begin` (the customer is asked to pay `amount`; `result(payment, message)`
-    comes back on the UI thread: a payment dict, or None and why) and `cancel`. A real terminal runs
-    its dialogue off the UI thread; this one waits for the cashier's "approve" on the status dialog
-    (shown only because `simulated` is true), which stands in for the customer's card."""
+class TrainingTerminal:
+    """Training mode never reaches the real terminal (no money moves for practice): the cashier's
+    "approve" on the dialog stands in for the customer's card."""
 
-    simulated = True
+    mode = "training"
 
     def __init__(self) -> None:
         self._amount = 0
@@ -75,28 +72,34 @@ class SimulatedTerminal:
             result(payment, message)
 
 
-_terminal = SimulatedTerminal()
-
-
 class IntegratedTerminal:
     """The shop's card terminal (nexo, or the simulator as a device): the payment runs on the
     backend worker through services.payments, which journals the intent before sending and
-    settles any silence with TransactionStatus, so the dialog only ever shows the truth. Cancel
-    sends an Abort from a thread of its own (the worker is waiting on the terminal)."""
+    settles any silence with TransactionStatus, so the dialog only ever shows the truth: while the
+    outcome is unknown it keeps asking the terminal, and the sale cannot go on. Cancel sends an
+    Abort from a thread of its own (the worker is waiting on the terminal). A card that asks for a
+    signature comes back for the cashier to check it against the card."""
 
-    simulated = False
+    mode = "wait"
+    RECHECK_S = 3.0
 
     def __init__(self) -> None:
         self._result: Callable[[dict | None, str], None] | None = None
         self._service: str | None = None
+        self._amount = 0
+        self.pending: Any = None  # an approved outcome waiting for the cashier's signature check
+
+    def _who_and_ref(self) -> tuple[str, str]:
+        app = App.get_running_app()
+        who = app.session.cashier.id if app.session.cashier else "system"
+        return who, f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
 
     def begin(self, amount: int, result: Callable[[dict | None, str], None]) -> None:
         from ...services.payments import new_service_id, pay_by_card
         app = App.get_running_app()
-        self._result = result
+        self._result, self._amount, self.pending = result, amount, None
         terminal = app.backend.devices.terminal
-        who = app.session.cashier.id if app.session.cashier else "system"
-        sale_ref = f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
+        who, sale_ref = self._who_and_ref()
         service_id = self._service = new_service_id()
 
         def pay(till: Any) -> Any:
@@ -104,29 +107,55 @@ class IntegratedTerminal:
         app.backend.call(pay, done=self._done, failed=self._failed)
 
     def _done(self, outcome: Any) -> None:
-        result, self._result = self._result, None
-        if result is None:
+        from kivy.clock import Clock
+        if self._result is None:
+            return
+        if outcome.approved and outcome.signature:
+            self.pending = outcome
+            App.get_running_app().screen("payment").show_signature(outcome.signature)
             return
         if outcome.approved:
-            result({"type": PaymentType.CARD.value, "amount": outcome.amount or 0, "brand": outcome.brand,
-                    "reference": outcome.poi_transaction_id}, "")
+            self._finish(outcome.tender(), "")
         elif outcome.state == "declined":
-            result(None, _("Kortet blev afvist."))
-        else:
-            result(None, _("Ukendt udfald: kassen tjekker betalingen hos terminalen. Prøv ikke igen endnu."))
+            self._finish(None, _decline_text(outcome))
+        else:  # unknown: ask the terminal again until it knows; the sale waits
+            App.get_running_app().screen("payment").dialog_status = _(
+                "Ukendt udfald: kassen tjekker betalingen hos terminalen ...")
+            Clock.schedule_once(lambda _dt: self._recheck(), self.RECHECK_S)
+
+    def _recheck(self) -> None:
+        from ...services.payments import settle
+        app = App.get_running_app()
+        terminal, service = app.backend.devices.terminal, self._service
+        amount = self._amount
+
+        def check(till: Any) -> Any:
+            from ...services.payments import UNKNOWN, CardOutcome
+            found = settle(till, terminal, service) if service else None
+            return found or CardOutcome(service or "", UNKNOWN, amount)
+        app.backend.call(check, done=self._done, failed=self._failed)
 
     def _failed(self, exc: BaseException) -> None:
+        self._finish(None, _("Terminalen svarer ikke: {error}").format(error=exc))
+
+    def _finish(self, payment: dict | None, message: str) -> None:
         result, self._result = self._result, None
+        self.pending = None
         if result is not None:
-            result(None, _("Terminalen svarer ikke: {error}").format(error=exc))
+            result(payment, message)
 
     def approve(self) -> None:
-        pass  # the customer approves on the terminal
+        """The cashier says the signature matches the card."""
+        self._checked(True)
 
     def cancel(self) -> None:
-        """Abort the payment in progress; its outcome (aborted, or approved if the card was faster)
-        still comes back through `begin`'s result, from the terminal's own answer."""
+        """Waiting: abort the payment in progress; its outcome (aborted, or approved if the card was
+        faster) still comes back through `begin`'s result, from the terminal's own answer. Checking a
+        signature: the signature does not match, and the payment is given back."""
         import threading
+        if self.pending is not None:
+            self._checked(False)
+            return
         app = App.get_running_app()
         terminal, service = app.backend.devices.terminal, self._service
 
@@ -139,18 +168,77 @@ class IntegratedTerminal:
                     pass
         threading.Thread(target=abort, name="terminal-abort", daemon=True).start()
 
+    def _checked(self, accepted: bool) -> None:
+        from ...services.payments import signature_checked
+        app = App.get_running_app()
+        outcome, terminal = self.pending, app.backend.devices.terminal
+        if outcome is None:
+            return
+        who, sale_ref = self._who_and_ref()
+        app.screen("payment").dialog_mode = "busy"
 
+        def check(till: Any) -> Any:
+            return signature_checked(till, terminal, outcome, accepted, who, sale_ref)
+
+        def done(result: Any) -> None:
+            if accepted:
+                self._finish(result.tender(), "")
+            elif result.approved:
+                self._finish(None, _("Underskriften passede ikke. Betalingen er tilbageført."))
+            else:
+                self._finish(None, _("Underskriften passede ikke, men tilbageførslen mislykkedes: "
+                                     "tjek terminalen."))
+        app.backend.call(check, done=done, failed=self._failed)
+
+
+def _decline_text(outcome: Any) -> str:
+    if outcome.error == "Aborted":
+        return _("Kortbetalingen er annulleret.")
+    if outcome.error == "NotSigned":
+        return _("Kunden underskrev ikke. Betalingen er tilbageført.")
+    return _("Kortet blev afvist.")
+
+
+_training = TrainingTerminal()
 _integrated = IntegratedTerminal()
 
 
-def card_terminal() -> SimulatedTerminal | IntegratedTerminal:
-    """The terminal the payment screen talks to: the shop's own when one is set up, else the
-    dialog's simulated approval (a till without an integrated terminal uses manual card)."""
+def card_terminal() -> TrainingTerminal | IntegratedTerminal | None:
+    """The terminal the payment screen talks to: none in training (practice moves no money), the
+    shop's own when one is set up, else None (a till without an integrated terminal takes manual card)."""
     app = App.get_running_app()
+    if app.session.training:
+        return _training
     devices = getattr(getattr(app, "backend", None), "devices", None)
     if devices is not None and getattr(devices, "terminal", None) is not None:
         return _integrated
-    return _terminal
+    return None
+
+
+def reverse_card(tender: dict[str, Any], done: Callable[[bool, str], None]) -> None:
+    """Give back a card payment the terminal approved (a tender the cashier removes): a referenced
+    refund on the worker; `done(ok, message)` on the UI thread."""
+    from ...services.payments import CardOutcome, reverse
+    app = App.get_running_app()
+    terminal = app.backend.devices.terminal
+    if terminal is None:
+        done(False, _("Kortterminalen er ikke sat op: betalingen kan ikke tilbageføres herfra."))
+        return
+    who = app.session.cashier.id if app.session.cashier else "system"
+    outcome = CardOutcome(tender.get("service_id", ""), "approved", tender["amount"], tender.get("brand"),
+                          tender["reference"])
+
+    def back(till: Any) -> Any:
+        return reverse(till, terminal, outcome, who, "fjernet")
+
+    def answered(result: Any) -> None:
+        if result.approved:
+            amount = format_dkk(tender["amount"])
+            done(True, _("Kortbetalingen på {amount} er tilbageført.").format(amount=amount))
+        else:
+            done(False, _("Tilbageførslen blev ikke gennemført: betalingen står stadig på kurven."))
+    app.backend.call(back, done=answered,
+                     failed=lambda exc: done(False, _("Terminalen svarer ikke: {error}").format(error=exc)))
 
 
 # --- the screen -----------------------------------------------------------------------------------------
@@ -180,13 +268,21 @@ class PaymentScreen(Screen):
     rounding_text = StringProperty("")   # the cash rounding, always visible while cash may be due
     print_receipt = BooleanProperty(True)
     busy = BooleanProperty(False)        # the sale is being committed
-    card_waiting = BooleanProperty(False)
+    card_waiting = BooleanProperty(False)  # the terminal's dialog is open
     card_text = StringProperty("")
-    terminal_simulated = BooleanProperty(True)
+    dialog_title = StringProperty("")
+    dialog_status = StringProperty("")
+    dialog_mode = StringProperty("wait")   # wait | training | signature | busy
 
-    def __init__(self, **kw: Any):
-        super().__init__(**kw)
-        self.tenders: list[dict[str, Any]] = []  # {"type", "amount" (øre), "brand"?}
+    @property
+    def tenders(self) -> list[dict[str, Any]]:
+        """{"type", "amount" (øre), "brand"?, "reference"?}: kept in the session, so an approved card
+        payment is still on the basket after a crash."""
+        return App.get_running_app().session.tenders
+
+    @tenders.setter
+    def tenders(self, value: list[dict[str, Any]]) -> None:
+        App.get_running_app().session.tenders = value
 
     def on_pre_enter(self, *_args: Any) -> None:
         self.ids.pad.text = ""
@@ -211,6 +307,8 @@ class PaymentScreen(Screen):
             return settle(self.total(), self.payments()), 0
         except Underpaid as exc:
             return None, exc.missing
+        except PaymentError:  # card/MobilePay above the total (the basket shrank after paying)
+            return None, 0
 
     def sums(self) -> tuple[int, int]:
         non_cash = sum(t["amount"] for t in self.tenders if t["type"] != PaymentType.CASH.value)
@@ -233,6 +331,10 @@ class PaymentScreen(Screen):
             self.rest_text = format_dkk(done.change)
             self.rounding_text = (_("Afrunding kontant: {r}").format(r=signed(done.rounding))
                                   if cash else "")
+        elif non_cash > total:
+            self.rest_label = _("Betalt for meget")
+            self.rest_text = format_dkk(non_cash - total)
+            self.rounding_text = _("Scan varerne, eller fjern betalingen (den tilbageføres).")
         else:
             self.rest_label = _("Mangler")
             self.rest_text = format_dkk(missing)
@@ -329,33 +431,64 @@ class PaymentScreen(Screen):
 
     def _add(self, tender: dict[str, Any]) -> None:
         self.tenders.append(tender)
+        App.get_running_app().save_session()
         self.ids.pad.text = ""
         self.refresh()
         if self.paid:
             self.complete()
 
     def remove_tender(self, index: int) -> None:
-        if self.busy or not 0 <= index < len(self.tenders):
+        """A tender the terminal approved is given back through the terminal before it leaves the list."""
+        if self.busy or self.card_waiting or not 0 <= index < len(self.tenders):
+            return
+        tender = self.tenders[index]
+        if tender["type"] == PaymentType.CARD.value and tender.get("reference"):
+            self._open_dialog(_("Tilbagefører kortbetalingen ..."), tender["amount"], "busy")
+
+            def done(ok: bool, message: str) -> None:
+                self.card_waiting = False
+                if ok and tender in self.tenders:
+                    self.tenders.remove(tender)
+                    App.get_running_app().save_session()
+                self.refresh()
+                App.get_running_app().notify(message, error=not ok)
+            reverse_card(tender, done)
             return
         del self.tenders[index]
+        App.get_running_app().save_session()
         self.refresh()
 
     # --- card ---------------------------------------------------------------------------------
 
+    def _open_dialog(self, title: str, amount: int, mode: str) -> None:
+        self.dialog_title, self.card_text, self.dialog_mode = title, format_dkk(amount), mode
+        self.dialog_status = ""
+        self.card_waiting = True
+
     def _card(self, amount: int) -> None:
         terminal = card_terminal()
-        self.terminal_simulated = bool(getattr(terminal, "simulated", False))
-        self.card_text = format_dkk(amount)
-        self.card_waiting = True
+        if terminal is None:
+            App.get_running_app().notify(_("Der er ingen kortterminal sat op. Brug Manuelt kort."),
+                                         error=True)
+            return
+        self._open_dialog(_("Følg anvisningerne på terminalen"), amount, terminal.mode)
         self.ids.pad.text = ""  # the amount went to the terminal
         terminal.begin(amount, self._card_result)
 
+    def show_signature(self, where: str) -> None:
+        self.dialog_mode = "signature"
+        self.dialog_title = _("Tjek kundens underskrift mod kortet")
+        self.dialog_status = (_("Kunden har skrevet under på terminalen.") if where == "terminal" else
+                              _("Lad kunden skrive under på butikkens kopi fra printeren."))
+
     def card_cancel(self) -> None:
-        card_terminal().cancel()
+        terminal = card_terminal()
+        if terminal is not None:
+            terminal.cancel()
 
     def card_approve(self) -> None:
         terminal = card_terminal()
-        if getattr(terminal, "simulated", False):
+        if terminal is not None and self.dialog_mode in ("training", "signature"):
             terminal.approve()
 
     def _card_result(self, payment: dict | None, message: str) -> None:
@@ -399,7 +532,7 @@ class PaymentScreen(Screen):
     def _completed(self, sale: dict) -> None:
         app = App.get_running_app()
         self.busy = False
-        self.tenders = []
+        self.tenders = []  # the sale carries them now
         self.print_receipt = True
         app.session.new_basket()
         app.session.customers += 1
@@ -438,10 +571,10 @@ class PaymentScreen(Screen):
         app = App.get_running_app()
         if self.busy:
             return
-        if self.tenders:
+        if self.tenders and app.session.basket.active:
             app.notify(_("Fjern betalingerne, før du går tilbage til salget."), error=True)
             return
-        app.show("sale")
+        app.show("sale")  # with an empty basket, paid tenders wait here for the goods to be scanned
 
 
 SCREEN = PaymentScreen
@@ -462,9 +595,9 @@ def tour(driver: Any, shoot: Any) -> None:
     shoot("payment", "due")
     driver.tap("pad-2")
     driver.tap("pad-0")
-    driver.tap("tender-card")
+    driver.tap("tender-card", settle=False)
     shoot("payment", "card-terminal")
-    driver.tap("card-approve")
+    driver.until(lambda: not app.screen("payment").card_waiting, what="the card payment")
     shoot("payment", "split")
     screen = app.screen("payment")
     if screen.cash_due() > 5000:

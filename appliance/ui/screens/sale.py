@@ -199,7 +199,7 @@ class SaleScreen(Screen):
 
     def pay(self) -> None:
         app = App.get_running_app()
-        if not app.session.basket.active:
+        if not app.session.basket.active and not app.session.tenders:
             app.notify(_("Kurven er tom."), error=True)
             return
         app.show("payment")
@@ -210,6 +210,10 @@ class SaleScreen(Screen):
         app = App.get_running_app()
         if not app.session.basket.active:
             app.notify(_("Kurven er tom."), error=True)
+            return
+        if app.session.tenders:
+            app.notify(_("Der er betalt på kurven: gør salget færdigt, eller fjern betalingen først."),
+                       error=True)
             return
         request = basket_request(app.session, [])
 
@@ -258,6 +262,9 @@ class SaleScreen(Screen):
 
     def toggle_training(self) -> None:
         app = App.get_running_app()
+        if app.session.tenders:  # real money on the basket cannot become practice (or the reverse)
+            app.notify(_("Der er betalt på kurven: gør salget færdigt først."), error=True)
+            return
         app.session.training = not app.session.training
         app.training = app.session.training
         app.save_session()

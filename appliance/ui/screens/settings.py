@@ -351,6 +351,7 @@ class FavouritesSection(Section):
 # --- accounts and the Dinero check -----------------------------------------------------------------
 
 BASE_ACCOUNTS = ("revenue:default", "cash", "bank", "differences", "rounding", "payment:card",
+                 "payment:card:Dankort", "payment:card:Visa", "payment:card:Mastercard",
                  "payment:mobilepay", "payment:manual_card", "payment:gift_voucher")
 
 
@@ -362,6 +363,8 @@ def account_label(key: str) -> str:
              "vat": _("Moms")}
     if key.startswith("revenue:") and key not in names:
         return _("Omsætning: {group}").format(group=key.removeprefix("revenue:"))
+    if key.startswith("payment:card:"):
+        return _("Betalingskort: {brand}").format(brand=key.removeprefix("payment:card:"))
     return names.get(key, key)
 
 
@@ -409,20 +412,26 @@ class AccountsSection(Section):
             grid.add_widget(Factory.SettingsLabel(text=account_label(key), height=ROW))
             box = TextInput(text=str(mapping.get(key, "")), input_filter="int", multiline=False,
                             font_size=FONT, size_hint_y=None, height=ROW,
-                            hint_text=_("som standard") if key.startswith("revenue:") else "")
+                            hint_text=_("som standard") if key.startswith("revenue:") else
+                            _("som betalingskort") if key.startswith("payment:card:") else "")
             self.inputs[key] = box
             grid.add_widget(box)
 
     def save(self) -> None:
-        from ...services.setup import set_account
+        from ...services.setup import clear_account, set_account
         changes = {k: w.text.strip() for k, w in self.inputs.items()
                    if w.text.strip() and w.text.strip() != str(self.saved.get(k, ""))}
+        # a card brand's own account emptied: that brand goes to payment:card again
+        cleared = [k for k, w in self.inputs.items()
+                   if k.startswith("payment:card:") and not w.text.strip() and k in self.saved]
         who = self.screen.who
 
         def run(t: Any) -> int:
             for key, number in changes.items():
                 set_account(t, key, number, who)
-            return len(changes)
+            for key in cleared:
+                clear_account(t, key, who)
+            return len(changes) + len(cleared)
         _app().backend.call(run, done=self._saved,
                             failed=lambda _e: _app().notify(
                                 _("Et kontonummer skal være et positivt heltal."), error=True))
