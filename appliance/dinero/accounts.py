@@ -18,6 +18,13 @@ CLEARING_NAMES = {"payment:card": "Betalingskort (clearing)", "payment:mobilepay
                   "payment:gift_voucher": "Gavekort (clearing)"}
 
 
+def clearing_name(key: str) -> str | None:
+    """The name a missing clearing account gets when the till creates it (a card brand's own too)."""
+    if key.startswith("payment:card:"):
+        return f"Betalingskort {key.removeprefix('payment:card:')} (clearing)"[:50]
+    return CLEARING_NAMES.get(key)
+
+
 @dataclass(frozen=True)
 class Problem:
     key: str
@@ -79,7 +86,7 @@ def check_mapping(mapping: dict[str, int], group_rates: dict[str, set[int]],
         if acc is None:
             where = "is not a deposit account" if number in entries else "does not exist in Dinero"
             problems.append(Problem(key, number, f"account {number} {where}",
-                                    can_create=key in CLEARING_NAMES and number not in entries))
+                                    can_create=clearing_name(key) is not None and number not in entries))
         elif acc.get("IsHidden"):
             problems.append(Problem(key, number, f"account {number} ({acc.get('Name')}) is hidden"))
     for key in ENTRY_KEYS:
@@ -108,7 +115,7 @@ def check_organization(client: Any, org: int, mapping: dict[str, int],
     if create_missing:
         for p in problems:
             if p.can_create and p.account is not None and p.account not in created:
-                client.create_deposit_account(org, p.account, CLEARING_NAMES[p.key])
+                client.create_deposit_account(org, p.account, clearing_name(p.key) or p.key)
                 created.append(p.account)
         if created:
             problems = read()

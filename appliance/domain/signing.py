@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 KEY_BITS = 2048
 
@@ -36,6 +34,7 @@ class Verifier:
     """Checks signatures against the certificates the till has used, by key version."""
 
     def __init__(self, certificates: dict[int, bytes]):
+        from cryptography import x509  # certificates only here and at set-up: not in the kiosk's memory
         self._keys = {
             v: x509.load_pem_x509_certificate(pem).public_key() for v, pem in certificates.items()
         }
@@ -67,6 +66,8 @@ def key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
                             register_id: str) -> bytes:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
     name = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "DK"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, shop_name[:64]),

@@ -41,9 +41,9 @@ def complete_sale(till: Till, devices: Devices | None, queue: PrintQueue | None,
 
 def complete_return(till: Till, devices: Devices | None, queue: PrintQueue | None,
                     receipt_number: int | None, request: dict, background: bool = False) -> dict[str, Any]:
-    terminal = getattr(devices, "terminal", None)
-    if terminal is not None and receipt_number is not None:  # card parts go back through the terminal
-        from .payments import refund_cards_first
-        request = refund_cards_first(till, terminal, receipt_number, request)
+    if receipt_number is not None:  # card and MobilePay parts go back where they came from, first
+        from .payments import give_back_first
+        terminal, mobilepay = getattr(devices, "terminal", None), getattr(devices, "mobilepay", None)
+        request = give_back_first(till, terminal, mobilepay, receipt_number, request)
     back = refund(till, receipt_number, request)
     return {**back, **finish(till, devices, back, queue, background)}

@@ -20,6 +20,7 @@ from .cash import move_cash, no_sale
 from .checkout import complete_return, complete_sale
 from .closing import close_day, x_figures, x_report, z_journal_nr
 from .devices import Devices, open_devices, set_device, sim_specs
+from .mobilepay_setup import set_mobilepay, sim_spec
 from .printing import PrintQueue, enqueue
 from .selling import SaleError
 from .setup import add_cashier, import_catalog, init_shop, set_account
@@ -207,6 +208,7 @@ def run_demo(data: Path, days: int, seed: int = 1, end_days_ago: int = 0) -> dic
                     devices.close()
             if fresh and day == days - 1:  # the terminal's reconciliation counts card sales from here on
                 set_device(till, "terminal", sim_specs(Path(data) / "sim")["terminal"], "system")
+                set_mobilepay(till, sim_spec(till), "system")
             clock.now = (clock.now + timedelta(days=1)).replace(hour=8, minute=0)
         return {"days": days, "journal_entries": last_nr(till.conn),
                 "z_numbers": [r[0] for r in till.conn.execute(

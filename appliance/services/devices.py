@@ -109,6 +109,7 @@ class Devices:
     scanner: Scanner | None = None
     labels: Any = None
     terminal: Any = None
+    mobilepay: Any = None  # not a device but a service the counter talks to (services.mobilepay_setup)
     specs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     last_pulse: datetime | None = None  # when the till last opened the drawer (sensor matching)
@@ -132,7 +133,7 @@ class Devices:
     def close(self) -> None:
         if self.scanner is not None:
             self.scanner.stop()
-        for dev in (self.drawer, self.printer, self.labels, self.terminal):
+        for dev in (self.drawer, self.printer, self.labels, self.terminal, self.mobilepay):
             _close(dev)
 
 

@@ -124,13 +124,15 @@ def settle(till: Till, client: Any, reference: str, amount_ore: int, who: str = 
 
     try:
         payment = payment or client.get_payment(reference)
-        if abort and payment.state in ("CREATED", "AUTHORIZED") and payment.captured_ore == 0:
+        if abort:
             step = f"{reference}/cancel"
-            key = _step_key(till, step, "cancel", amount_ore, reference, who)
-            try:
-                payment = _twice(lambda: client.cancel(reference, key))
-            except Rejected:  # it ended meanwhile (declined, expired): read what it is now
-                payment = client.get_payment(reference)
+            if payment.state in ("CREATED", "AUTHORIZED") and payment.captured_ore == 0:
+                key = _step_key(till, step, "cancel", amount_ore, reference, who)
+                try:
+                    payment = _twice(lambda: client.cancel(reference, key))
+                except Rejected:  # it ended meanwhile (declined, expired): read what it is now
+                    payment = client.get_payment(reference)
+            # also a cancel that took effect before a crash or a lost answer: its step is done
             _close_step(till, who, step, _Result(reference, 0, False, "Aborted"), "declined")
         if payment.state == "AUTHORIZED" and not abort:
             step = f"{reference}/capture"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..store.db import transaction
+from .selling import SaleError
 from .till import Till
 
 log = logging.getLogger(__name__)
@@ -189,17 +190,19 @@ def refund_card(till: Till, terminal: Terminal, original_poi: str, amount_ore: i
     return _outcome(till, who, service_id, result, "approved" if result.approved else "declined")
 
 
-class CardRefundFailed(Exception):
-    """The terminal did not give a return's card part back; the return is not made (message in Danish)."""
+class CardRefundFailed(SaleError):
+    """The terminal or MobilePay did not give a return's part back; the return is not made (Danish)."""
 
 
-def refund_cards_first(till: Till, terminal: Terminal, receipt_number: int, request: dict) -> dict:
-    """A return against a receipt paid by card through the terminal: each card part is given back
-    through the terminal (a referenced refund of the payment it came from) before the return is
-    written, and the return's request then names its tenders. Anything else is left to `refund`."""
+def give_back_first(till: Till, terminal: Terminal | None, mobilepay: Any, receipt_number: int,
+                    request: dict) -> dict:
+    """A return against a receipt paid through the terminal or MobilePay: each such part is given back
+    there first (a refund referencing the payment it came from), then the return is written naming
+    its tenders, so the books never show money given back that the customer did not get."""
     from ..domain.money import format_kroner
     from ..domain.returns import ReturnError, default_refund_tenders, return_lines
     from ..domain.tenders import PaymentType
+    from . import mobilepay as mp
     from .selling import load_receipt
     if request.get("payments") or not isinstance(request.get("lines"), list):
         return request
@@ -210,17 +213,27 @@ def refund_cards_first(till: Till, terminal: Terminal, receipt_number: int, requ
         return request  # `refund` says what is wrong with it
     amount = -sum(ln["total"] for ln in lines)
     tenders = default_refund_tenders(original, earlier, amount)
-    if original.get("training") or not any(t.type is PaymentType.CARD and t.reference for t in tenders):
+    integrated = (PaymentType.CARD, PaymentType.MOBILEPAY)
+    if original.get("training") or not any(t.type in integrated and t.reference for t in tenders):
         return request
     who = str(request.get("cashier") or "system")
     for t in tenders:
-        if t.type is PaymentType.CARD and t.reference:
-            back = refund_card(till, terminal, t.reference, t.amount, who, f"R{receipt_number}")
-            if not back.approved:
-                log.warning("event=return_card_refund_failed receipt=%d state=%s", receipt_number, back.state)
-                state = {"declined": "afvist"}.get(back.state, "ukendt")
-                raise CardRefundFailed(f"Kortet fik ikke pengene tilbage ({state}). "
-                                       "Returneringen er ikke lavet.")
+        if t.type not in integrated or not t.reference:
+            continue
+        service = terminal if t.type is PaymentType.CARD else mobilepay
+        if service is None:
+            raise CardRefundFailed("Betalingen kan ikke gives tilbage: {what} er ikke sat op.".format(
+                what="kortterminalen" if t.type is PaymentType.CARD else "MobilePay"))
+        if t.type is PaymentType.CARD:
+            back = refund_card(till, service, t.reference, t.amount, who, f"R{receipt_number}")
+        else:
+            back = mp.refund(till, service, t.reference, t.amount, who, f"R{receipt_number}")
+        if not back.approved:
+            log.warning("event=return_refund_failed receipt=%d type=%s state=%s", receipt_number,
+                        t.type.value, back.state)
+            state = {"declined": "afvist"}.get(back.state, "ukendt")
+            raise CardRefundFailed(f"Pengene kom ikke tilbage til kunden ({state}). "
+                                   "Returneringen er ikke lavet.")
     payments = [{**t.to_dict(), "amount": format_kroner(t.amount)} for t in tenders]
     return {**request, "payments": payments}
 

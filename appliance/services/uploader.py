@@ -26,6 +26,7 @@ from ..dinero.ledger import ledger_id, ledger_item
 from ..dinero.tokens import LoginNeeded, TokenStore
 from ..store.db import transaction
 from ..store.settings import get_meta
+from .sdnotify import sd_notify
 from .till import Till
 
 log = logging.getLogger(__name__)
@@ -117,23 +118,6 @@ def wake_uploader(data_dir: Path) -> bool:
             s.sendto(b"wake", str(path))
         return True
     except OSError:
-        return False
-
-
-def sd_notify(message: str) -> bool:
-    """systemd's notify protocol (READY=1, WATCHDOG=1, STATUS=...): one datagram to NOTIFY_SOCKET."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return False
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-            s.connect(address)
-            s.sendall(message.encode())
-        return True
-    except OSError as exc:
-        log.warning("event=sd_notify_failed error=%s", exc)
         return False
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..domain.signing import Signer
@@ -37,6 +36,7 @@ def load_signer(data_dir: Path, version: int) -> Signer:
 
 def check_pair(key_pem: bytes, cert_pem: bytes) -> None:
     """An installed certificate must belong to the key we sign with."""
+    from cryptography import x509
     key = serialization.load_pem_private_key(key_pem, password=None)
     cert = x509.load_pem_x509_certificate(cert_pem)
     fmt = serialization.PublicFormat.SubjectPublicKeyInfo

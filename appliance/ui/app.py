@@ -3,13 +3,19 @@ each live in screens/<name>.py with their .kv beside them.
 
 Start-up opens the till on the backend's worker, restores an unfinished session, and shows the
 login screen (or where the cashier was). Scans arrive from the scanner thread through the devices'
-event queue, which the UI drains every 20 ms and hands to the screen showing."""
+event queue, which the UI drains every 20 ms and hands to the screen showing.
+
+Under systemd (till-kiosk.service, Type=notify) the app says READY=1 after its first frame and pings
+the watchdog from the Kivy main loop, so a hung UI thread is restarted. With a clock gate (the
+real till; see clockwait.py) the till is opened only once the clock can be trusted."""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -22,14 +28,19 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition
 
 from ..domain.money import format_dkk
+from ..services.clock_trust import ClockTrust
+from ..services.sdnotify import sd_notify, watchdog_interval
 from .backend import Backend
 from .i18n import _, set_language
+from .memory import release_free_memory
 from .session import SESSION_KEY, Session, restore
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SCREENS = ("login", "sale", "payment", "returns", "cash", "endofday", "reports", "settings", "pairing")
 MESSAGE_SECONDS = 6.0
+RELEASE_AFTER_S = 1.0     # a screen change's first frames are drawn by then
+RELEASE_EVERY_S = 60.0
 
 
 class TillApp(App):
@@ -40,7 +51,9 @@ class TillApp(App):
     message = StringProperty("")
     message_level = StringProperty("info")
 
-    def __init__(self, data_dir: Path, kiosk: bool = True, clock: Any = None, **kw: Any):
+    def __init__(self, data_dir: Path, kiosk: bool = True, clock: Any = None,
+                 clock_gate: Callable[[], ClockTrust] | None = None, **kw: Any):
+        """`clock_gate`: asked until it trusts the clock before the till is opened (None: no gate)."""
         super().__init__(**kw)
         self.data_dir = Path(data_dir)
         self.kiosk = kiosk
@@ -49,38 +62,67 @@ class TillApp(App):
         self.started_at = time.perf_counter()
         self.first_frame_s: float | None = None
         self._message_event: Any = None
+        self.clock_gate = clock_gate
+        self.gate: Any = None
+        self.opened = False
 
     # --- building ------------------------------------------------------------------------------
 
     def build(self) -> Any:
-        self.backend.start()
-        from ..store.settings import get_meta
-        set_language(self.backend.run(lambda t: get_meta(t.conn, "kiosk.language", "da")) or "da")
-        Builder.load_file(str(HERE / "tillbox.kv"))
-        root = Builder.load_string("Root:\n")
+        if str(HERE / "tillbox.kv") not in Builder.files:
+            Builder.load_file(str(HERE / "tillbox.kv"))
+        root = self._root = Builder.load_string("Root:\n")
         manager = root.ids.screens
         manager.transition = NoTransition()
         self.manager = manager
-        for name in ("login", "sale"):  # the rest are built the first time they are shown
-            self._build_screen(name)
         if self.kiosk:
             Window.borderless = True
             Window.fullscreen = "auto"
         Window.bind(on_request_close=self._refuse_close, on_keyboard=self._swallow_escape)
+        Clock.schedule_once(self._first_frame, 0)
+        self._ping = None
+        interval = watchdog_interval(fraction=0.25)
+        if interval:  # a quarter of WatchdogSec: start-up may hold the UI thread for up to 30 s
+            self._ping = Clock.schedule_interval(lambda _dt: sd_notify("WATCHDOG=1"), interval)
+        state = self.clock_gate() if self.clock_gate is not None else None
+        if state is not None and not state.trusted:
+            from .clockwait import ClockGate
+            log.warning("event=clock_untrusted source=%s detail=%s", state.source, state.detail)
+            sd_notify("STATUS=waiting for a trustworthy clock (NTP or RTC); sales wait")
+            self.gate = ClockGate(manager, self.clock_gate, lambda _s: self._open())
+        else:
+            self._open()
+        return root
+
+    def _open(self) -> None:
+        """Open the till (journal, devices, payments left open) and show the login or where the
+        cashier was: only once the clock is trusted, as this may already journal."""
+        self.backend.start()
+        self.opened = True
+        from ..store.settings import get_meta
+        set_language(self.backend.run(lambda t: get_meta(t.conn, "kiosk.language", "da")) or "da")
+        self._root.ids.training.text = _("TRÆNING - salg tæller ikke med")  # built before the language
+        for name in ("login", "sale"):  # the rest are built the first time they are shown
+            self._build_screen(name)
         # A scan wakes the UI at the next frame (Clock triggers are thread-safe); the slow poll
         # only catches what arrives with no wake-up.
         self._drain_now = Clock.create_trigger(self._drain_events, -1)
         if self.backend.devices is not None:
             self.backend.devices.on_event = self._drain_now
+        # Freed heap pages go back to the system after a screen change (drawing a screen for the
+        # first time leaves the most behind) and once a minute (see memory.py).
+        self._release_memory = Clock.create_trigger(lambda _dt: release_free_memory(), RELEASE_AFTER_S)
         self._ticks = [Clock.schedule_interval(self._drain_events, 0.25),
-                       Clock.schedule_interval(self._refresh_status, 1.0)]
-        Clock.schedule_once(self._first_frame, 0)
+                       Clock.schedule_interval(self._refresh_status, 1.0),
+                       Clock.schedule_interval(lambda _dt: release_free_memory(), RELEASE_EVERY_S)]
         self._restore()
-        return root
+        sd_notify("STATUS=till open")
 
     def _first_frame(self, _dt: float) -> None:
         self.first_frame_s = time.perf_counter() - self.started_at
         log.info("event=kiosk_first_frame seconds=%.3f", self.first_frame_s)
+        sd_notify("READY=1\nSTATUS=" + ("till open" if self.opened else
+                                         "waiting for a trustworthy clock (NTP or RTC); sales wait"))
 
     def _refuse_close(self, *_args: Any) -> bool:
         return self.kiosk  # a kiosk is not closed from its window
@@ -151,12 +193,17 @@ class TillApp(App):
         return self.manager.get_screen(name)
 
     def show(self, name: str) -> None:
+        if not self.opened:  # the clock gate is closed: no login, no sale
+            return
         if name != "login" and self.session.cashier is None:
             name = "login"
         self._build_screen(name)
+        changed = self.manager.current != name
         self.manager.current = name
         self.session.screen = name if name not in ("login", "pairing") else "sale"
         self._refresh_status()
+        if changed:
+            self._release_memory()
 
     def screen(self, name: str) -> Any:
         return self._build_screen(name)
@@ -204,13 +251,25 @@ class TillApp(App):
         handler(code)
 
     def on_stop(self) -> None:
-        for tick in getattr(self, "_ticks", []):
-            tick.cancel()
-        self.backend.stop()
+        if getattr(self, "_stopped", False):  # App.stop() and then App.run()'s end both dispatch it
+            return
+        self._stopped = True
+        sd_notify("STOPPING=1")
+        for tick in [*getattr(self, "_ticks", []), getattr(self, "_ping", None)]:
+            if tick is not None:
+                tick.cancel()
+        if self.gate is not None:
+            self.gate.cancel()
+        if self.opened:
+            self.backend.stop()
 
 
-def run_kiosk(data_dir: Path, kiosk: bool = True, size: tuple[int, int] | None = None) -> None:
+def run_kiosk(data_dir: Path, kiosk: bool = True, size: tuple[int, int] | None = None,
+              clock_gate: Callable[[], ClockTrust] | None = None) -> None:
     if size:
         Window.size = size
     os.environ.setdefault("KIVY_NO_ARGS", "1")
-    TillApp(data_dir, kiosk=kiosk).run()
+    app = TillApp(data_dir, kiosk=kiosk, clock_gate=clock_gate)
+    # systemctl stop: close the till and release the devices from the UI thread, not mid-frame
+    signal.signal(signal.SIGTERM, lambda *_a: Clock.schedule_once(lambda _dt: app.stop(), 0))
+    app.run()

@@ -39,6 +39,18 @@ class Backend:
         if self.start_error is not None:
             raise self.start_error
 
+    def _open_mobilepay(self) -> None:
+        from ..services import mobilepay
+        from ..services.mobilepay_setup import open_mobilepay
+        self.devices.mobilepay = open_mobilepay(self.till)
+        if self.devices.mobilepay is not None:
+            try:
+                for outcome in mobilepay.recover(self.till, self.devices.mobilepay):
+                    log.warning("event=mobilepay_settled_at_start reference=%s state=%s", outcome.service_id,
+                                outcome.state)
+            except Exception as exc:  # MobilePay unreachable at start: settled on the next start
+                log.warning("event=mobilepay_recover_failed error=%s", type(exc).__name__)
+
     def _run(self) -> None:
         from ..services.devices import open_devices
         from ..services.printing import PrintQueue
@@ -56,6 +68,8 @@ class Backend:
                 for outcome in recover(self.till, self.devices.terminal):
                     log.warning("event=card_settled_at_start service_id=%s state=%s", outcome.service_id,
                                 outcome.state)
+            if "terminal" in self._roles:  # the kiosk's payments: MobilePay beside the card terminal
+                self._open_mobilepay()
         except BaseException as exc:  # reported to start()
             self.start_error = exc
             self._started.set()

@@ -1,4 +1,4 @@
-"""Driving the kiosk without a person: real touches (Kivy's UnitTestTouch through the event loop),
+"""Driving the kiosk without a person: real touches (a MotionEvent through the event loop),
 scans through the devices' event queue, frames stepped by hand, screenshots. The tour and the UI
 tests use it; nothing here is used by the till itself.
 
@@ -73,16 +73,16 @@ class Driver:
     def tap(self, key_or_widget: Any, settle: bool = True) -> None:
         """A finger on the centre of the widget: down, up, through the whole event loop; then (unless
         `settle` is False, to see a dialog while a device works) every backend call finished."""
-        from kivy.tests.common import UnitTestTouch
         self.step(2)  # new widgets get their place in the layout pass of the next frame
         widget = self.key(key_or_widget) if isinstance(key_or_widget, str) else key_or_widget
         if widget.disabled:
             raise AssertionError(f"{getattr(widget, 'key', widget)} is disabled")
         x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
+        touch = _touch(x, y)
+        from kivy.base import EventLoop
+        EventLoop.post_dispatch_input("begin", touch)
         self.step()
-        touch.touch_up()
+        EventLoop.post_dispatch_input("end", touch)
         self.step()
         if settle:
             self.settle()
@@ -114,3 +114,27 @@ class Driver:
 
     def close(self) -> None:
         self.app.stop()
+
+
+
+_touch_class: Any = None
+
+
+def _touch(x: float, y: float) -> Any:
+    """One finger at window position (x, y), made as Kivy's UnitTestTouch makes it, without
+    importing kivy.tests.common: that pulls pytest (~20 MB) into the driven kiosk's memory."""
+    global _touch_class
+    from kivy.base import EventLoop
+    if _touch_class is None:
+        from kivy.input.motionevent import MotionEvent
+
+        class Touch(MotionEvent):
+            def depack(self, args: dict) -> None:
+                self.sx, self.sy = args["x"], args["y"]
+                super().depack(args)
+        _touch_class = Touch
+    win = EventLoop.window
+    touch = _touch_class("UnitTestTouch", 99, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                         is_touch=True, type_id="touch")
+    touch.profile = ["pos"]
+    return touch

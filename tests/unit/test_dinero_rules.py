@@ -92,3 +92,11 @@ def test_unmapped_keys_and_a_missing_u25_code() -> None:
     assert problems["cash"] == "not mapped"
     assert "not mapped" in problems["revenue:default"]
     assert "U25" in problems["vat"]
+
+
+def test_a_card_brands_own_clearing_account_can_be_created_with_its_name() -> None:
+    from appliance.dinero.accounts import clearing_name
+    problems = {p.key: p for p in check_mapping({**GOOD, "payment:card:Visa": 55200}, RATES, ENTRY, DEPOSIT, VAT)}
+    assert problems["payment:card:Visa"].can_create
+    assert clearing_name("payment:card:Visa") == "Betalingskort Visa (clearing)"
+    assert clearing_name("revenue:default") is None

@@ -215,30 +215,37 @@ def card_terminal() -> TrainingTerminal | IntegratedTerminal | None:
     return None
 
 
-def reverse_card(tender: dict[str, Any], done: Callable[[bool, str], None]) -> None:
-    """Give back a card payment the terminal approved (a tender the cashier removes): a referenced
-    refund on the worker; `done(ok, message)` on the UI thread."""
+def give_back(tender: dict[str, Any], done: Callable[[bool, str], None]) -> None:
+    """Give back a payment the terminal or MobilePay approved (a tender the cashier removes): a
+    referenced refund on the worker; `done(ok, message)` on the UI thread."""
+    from ...services import mobilepay
     from ...services.payments import CardOutcome, reverse
     app = App.get_running_app()
-    terminal = app.backend.devices.terminal
-    if terminal is None:
-        done(False, _("Kortterminalen er ikke sat op: betalingen kan ikke tilbageføres herfra."))
+    devices = app.backend.devices
+    card = tender["type"] == PaymentType.CARD.value
+    service = devices.terminal if card else devices.mobilepay
+    if service is None:
+        done(False, _("Betalingen kan ikke tilbageføres herfra: {what} er ikke sat op.").format(
+            what=_("kortterminalen") if card else "MobilePay"))
         return
     who = app.session.cashier.id if app.session.cashier else "system"
     outcome = CardOutcome(tender.get("service_id", ""), "approved", tender["amount"], tender.get("brand"),
                           tender["reference"])
 
     def back(till: Any) -> Any:
-        return reverse(till, terminal, outcome, who, "fjernet")
+        if card:
+            return reverse(till, service, outcome, who, "fjernet")
+        return mobilepay.refund(till, service, tender["reference"], tender["amount"], who, "fjernet")
 
     def answered(result: Any) -> None:
         if result.approved:
             amount = format_dkk(tender["amount"])
-            done(True, _("Kortbetalingen på {amount} er tilbageført.").format(amount=amount))
+            done(True, _("Betalingen på {amount} er tilbageført.").format(amount=amount))
         else:
             done(False, _("Tilbageførslen blev ikke gennemført: betalingen står stadig på kurven."))
-    app.backend.call(back, done=answered,
-                     failed=lambda exc: done(False, _("Terminalen svarer ikke: {error}").format(error=exc)))
+    def failed(exc: BaseException) -> None:
+        done(False, _("Tilbageførslen fik intet svar: {error}").format(error=exc))
+    app.backend.call(back, done=answered, failed=failed)
 
 
 # --- the screen -----------------------------------------------------------------------------------------
@@ -272,7 +279,8 @@ class PaymentScreen(Screen):
     card_text = StringProperty("")
     dialog_title = StringProperty("")
     dialog_status = StringProperty("")
-    dialog_mode = StringProperty("wait")   # wait | training | signature | busy
+    dialog_mode = StringProperty("wait")   # wait | training | signature | busy | mp_entry | mp_wait
+    mp_qr_url = StringProperty("")         # the MobilePay QR the customer scans (the till shows it)
 
     @property
     def tenders(self) -> list[dict[str, Any]]:
@@ -288,8 +296,42 @@ class PaymentScreen(Screen):
         self.ids.pad.text = ""
         App.get_running_app().clear_message()  # an error left from the sale screen is stale here
         self.refresh()
+        self.load_tenders()
 
-    def on_scan(self, _code: str) -> None:
+    def load_tenders(self) -> None:
+        """The tender buttons the manager has switched on (Settings, Betalingsformer); cash always."""
+        from ...services.payment_types import enabled_types
+        backend = getattr(App.get_running_app(), "backend", None)
+        if backend is not None:
+            backend.call(enabled_types, done=self.show_tenders)
+
+    def show_tenders(self, enabled: list[str]) -> None:
+        enabled = [PaymentType.CASH.value, *(t for t in enabled if t != PaymentType.CASH.value)]
+        grid = self.ids.tender_keys
+        if enabled == self.enabled_tenders and len(grid.children) == len(enabled):
+            return  # as shown: no new layout under the cashier's finger
+        self.enabled_tenders = enabled
+        grid.clear_widgets()
+        for ptype, button in self._tender_buttons.items():
+            if ptype in self.enabled_tenders:
+                grid.add_widget(button)
+
+    def on_kv_post(self, *_args: Any) -> None:
+        from ..widgets import TouchButton
+        # every tender button, in the kv's order; show_tenders puts back the enabled ones
+        keys = reversed(self.ids.tender_keys.children)
+        self._tender_buttons = {b.key.removeprefix("tender-"): b for b in keys}
+        self.enabled_tenders = list(self._tender_buttons)
+        for key in "12345⌫67890C":
+            name = {"⌫": "del", "C": "clear"}.get(key, key)
+            b = TouchButton(text=key, key=f"mp-{name}")
+            b.bind(on_release=lambda _b, name=name: self.mp_key(name))
+            self.ids.mp_keys.add_widget(b)
+
+    def on_scan(self, code: str) -> None:
+        if self.card_waiting and self.dialog_mode == "mp_entry":  # the customer's MobilePay code
+            self._mp_start(personal_qr=code)
+            return
         App.get_running_app().notify(_("Gør betalingen færdig, før der scannes flere varer."), error=True)
 
     # --- what is due ----------------------------------------------------------------------------
@@ -399,6 +441,9 @@ class PaymentScreen(Screen):
         app = App.get_running_app()
         if self.busy or self.card_waiting:
             return
+        if ptype not in self.enabled_tenders:
+            app.notify(_("{name} er slået fra i Indstillinger.").format(name=tender_name(ptype)), error=True)
+            return
         ok, amount = self._typed_or_error()
         if not ok:
             return
@@ -418,6 +463,9 @@ class PaymentScreen(Screen):
             return
         if ptype == PaymentType.CARD.value:
             self._card(amount)
+            return
+        if ptype == PaymentType.MOBILEPAY.value and not app.session.training:
+            self._mobilepay(amount)
             return
         self._add({"type": ptype, "amount": amount})
 
@@ -442,8 +490,9 @@ class PaymentScreen(Screen):
         if self.busy or self.card_waiting or not 0 <= index < len(self.tenders):
             return
         tender = self.tenders[index]
-        if tender["type"] == PaymentType.CARD.value and tender.get("reference"):
-            self._open_dialog(_("Tilbagefører kortbetalingen ..."), tender["amount"], "busy")
+        integrated = (PaymentType.CARD.value, PaymentType.MOBILEPAY.value)
+        if tender["type"] in integrated and tender.get("reference"):
+            self._open_dialog(_("Tilbagefører betalingen ..."), tender["amount"], "busy")
 
             def done(ok: bool, message: str) -> None:
                 self.card_waiting = False
@@ -452,7 +501,7 @@ class PaymentScreen(Screen):
                     App.get_running_app().save_session()
                 self.refresh()
                 App.get_running_app().notify(message, error=not ok)
-            reverse_card(tender, done)
+            give_back(tender, done)
             return
         del self.tenders[index]
         App.get_running_app().save_session()
@@ -482,6 +531,13 @@ class PaymentScreen(Screen):
                               _("Lad kunden skrive under på butikkens kopi fra printeren."))
 
     def card_cancel(self) -> None:
+        if self.dialog_mode == "mp_entry":  # nothing was sent yet
+            self.card_waiting = False
+            return
+        if self.dialog_mode == "mp_wait":
+            self._mp_stop.set()  # the poll stops, and the payment is cancelled at MobilePay
+            self.dialog_status = _("Annullerer ...")
+            return
         terminal = card_terminal()
         if terminal is not None:
             terminal.cancel()
@@ -497,6 +553,100 @@ class PaymentScreen(Screen):
             App.get_running_app().notify(message or _("Kortbetalingen blev ikke gennemført."), error=True)
             return
         self._add(payment)
+
+    # --- MobilePay ------------------------------------------------------------------------------
+
+    def _mobilepay(self, amount: int) -> None:
+        """The customer's code scanned, the phone number typed, or a QR on the screen for the customer."""
+        import threading
+        if App.get_running_app().backend.devices.mobilepay is None:
+            App.get_running_app().notify(_("MobilePay er ikke sat op."), error=True)
+            return
+        self._mp_amount, self._mp_phone, self._mp_stop = amount, "", threading.Event()
+        self.mp_qr_url = ""
+        self._open_dialog(_("MobilePay: scan kundens kode, eller tast telefonnummeret"), amount, "mp_entry")
+        self.ids.pad.text = ""
+        self._mp_show_phone()
+
+    def _mp_show_phone(self) -> None:
+        self.dialog_status = _("Telefon: {number}").format(number=self._mp_phone or "-")
+
+    def mp_key(self, name: str) -> None:
+        if name == "del":
+            self._mp_phone = self._mp_phone[:-1]
+        elif name == "clear":
+            self._mp_phone = ""
+        elif len(self._mp_phone) < 8:
+            self._mp_phone += name
+        self._mp_show_phone()
+
+    def mp_send(self) -> None:
+        if len(self._mp_phone) != 8:
+            self.dialog_status = _("Et dansk mobilnummer har 8 cifre.")
+            return
+        self._mp_start(phone=self._mp_phone)
+
+    def mp_show_qr(self) -> None:
+        self._mp_start()
+
+    def _mp_start(self, personal_qr: str | None = None, phone: str | None = None) -> None:
+        from ...services.mobilepay import start_payment
+        app = App.get_running_app()
+        client, amount = app.backend.devices.mobilepay, self._mp_amount
+        who = app.session.cashier.id if app.session.cashier else "system"
+        sale_ref = f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
+        self.dialog_mode = "busy"
+        self.dialog_status = _("Sender til MobilePay ...")
+
+        def start(till: Any) -> Any:
+            return start_payment(till, client, amount, who, sale_ref, personal_qr=personal_qr, phone=phone)
+        app.backend.call(start, done=lambda started: self._mp_started(started, who),
+                         failed=self._mp_failed)
+
+    def _mp_started(self, started: Any, who: str) -> None:
+        """Poll in a thread of its own (the customer may take minutes; the till's worker stays free),
+        then capture or cancel on the worker, where the journal is."""
+        import threading
+
+        from kivy.clock import Clock
+
+        from ...services.mobilepay import settle
+        app = App.get_running_app()
+        client, amount, stop = app.backend.devices.mobilepay, self._mp_amount, self._mp_stop
+        self.mp_qr_url = started.qr_url or ""
+        self.dialog_mode = "mp_wait"
+        self.dialog_title = _("Venter på kunden i MobilePay ...")
+        self.dialog_status = (_("Kunden scanner koden med MobilePay.") if started.qr_url else
+                              _("Kunden godkender på sin telefon."))
+
+        def wait() -> None:
+            try:
+                payment = client.poll(started.reference, stop=stop.is_set, sleep=stop.wait)
+            except Exception:  # MobilePay unreachable: the worker reads the payment once more below
+                payment = None
+
+            def finish(till: Any) -> Any:
+                return settle(till, client, started.reference, amount, who, payment=payment,
+                              abort=stop.is_set())
+            Clock.schedule_once(lambda _dt: app.backend.call(finish, done=self._mp_done,
+                                                             failed=self._mp_failed))
+        threading.Thread(target=wait, name="mobilepay-poll", daemon=True).start()
+
+    def _mp_done(self, outcome: Any) -> None:
+        self.card_waiting, self.mp_qr_url = False, ""
+        app = App.get_running_app()
+        if outcome.approved:
+            self._add(outcome.tender())
+        elif outcome.state == "declined":
+            app.notify(_("MobilePay-betalingen blev ikke gennemført."), error=True)
+        else:
+            app.notify(_("MobilePay svarer ikke om betalingen. Den tjekkes igen, når kassen starter."),
+                       error=True)
+
+    def _mp_failed(self, exc: BaseException) -> None:
+        self.card_waiting, self.mp_qr_url = False, ""
+        App.get_running_app().notify(_("MobilePay-betalingen kunne ikke sendes: {error}").format(error=exc),
+                                     error=True)
 
     # --- completing --------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Indstillinger, for a manager: shop details, products and groups, the favourites page, the
-account mapping with the Dinero check, devices (test, simulated), cashiers and PINs, language and
-departments. A cashier who opens it is asked for a manager's PIN first; the approving manager is
+account mapping with the Dinero check, payment types (cash always on), devices (choose from what is
+plugged in, test, simulated; the card terminal and MobilePay with their state), cashiers and PINs,
+language and departments. A cashier who opens it is asked for a manager's PIN first; the approving manager is
 who the changes are journalled under. Leaving the screen locks it again.
 
 Each section is a widget of its own, built when chosen (so hidden sections never catch touches);
@@ -8,6 +9,7 @@ all their work runs on the backend's worker through existing services (and servi
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -18,6 +20,8 @@ from kivy.uix.screenmanager import Screen
 
 from ...domain.money import format_dkk
 from ..i18n import _
+
+log = logging.getLogger(__name__)
 
 PIN = re.compile(r"^\d{4,6}$")
 CASHIER_ID = re.compile(r"^[A-Za-z0-9._-]{1,36}$")
@@ -461,32 +465,164 @@ class AccountsSection(Section):
         _app().notify(self.result, error=True)
 
 
+# --- payment types -----------------------------------------------------------------------------------
+
+def payment_type_note(row: dict[str, Any]) -> str:
+    """What the manager should know about one payment type: cash is the law, card and MobilePay say
+    whether they are set up (never a secret)."""
+    ptype, setup = row["type"], row.get("setup") or {}
+    if row.get("always_on"):
+        return _("Kontant er altid slået til: danske butikker skal tage imod kontanter.")
+    if ptype == "card":
+        if setup.get("kind") is None:
+            return _("Ingen kortterminal sat op. Vælg den under Enheder.")
+        if setup.get("key") == "missing":
+            return _("Kortterminalen mangler sin nøgle ('till hw terminal-key').")
+        if setup.get("kind") == "sim":
+            return _("Kortterminal sat op (simuleret).")
+        return _("Kortterminal sat op ({poi}).").format(poi=setup.get("poi_id") or setup.get("kind"))
+    if ptype == "mobilepay":
+        if setup.get("kind") is None:
+            return _("MobilePay er ikke sat op ('till mobilepay set').")
+        if setup.get("kind") == "sim":
+            return _("MobilePay er sat op (simuleret).")
+        if not setup.get("ready"):
+            return _("MobilePay mangler sine nøgler ('till mobilepay set').")
+        env = _("produktion") if setup.get("environment") == "production" else _("test")
+        return _("MobilePay er sat op ({env}, MSN {msn}).").format(env=env, msn=setup.get("msn") or "")
+    if ptype == "manual_card":
+        return _("Kort på en terminal, der ikke er koblet til kassen.")
+    return _("Gavekort tages imod som betaling.")
+
+
+class PaymentTypesSection(Section):
+    """Which tenders the payment screen offers (services.payment_types); cash always."""
+
+    def load(self) -> None:
+        from ...services.payment_types import overview
+        self.call(overview, done=self._fill)
+
+    def _fill(self, rows: list[dict[str, Any]]) -> None:
+        from ..widgets import TouchButton
+        from .payment import tender_name
+        grid = self.ids.types
+        grid.clear_widgets()
+        for row in rows:
+            ptype, on = row["type"], row["enabled"]
+            state = _("altid til") if row["always_on"] else (_("til") if on else _("fra"))
+            button = TouchButton(text=f"{tender_name(ptype)}: {state}", key=f"ptype-{ptype}",
+                                 disabled=bool(row["always_on"]), size_hint_x=0.45,
+                                 background_color=(0.15, 0.55, 0.3, 1) if on else (0.55, 0.55, 0.55, 1))
+            button.bind(on_release=lambda _b, ptype=ptype, on=on: self.switch(ptype, not on))
+            grid.add_widget(button)
+            grid.add_widget(_note(payment_type_note(row)))
+
+    def switch(self, ptype: str, on: bool) -> None:
+        from ...services.payment_types import set_type_enabled
+        from .payment import tender_name
+
+        def done(_types: list[str]) -> None:
+            _app().notify((_("{name} er slået til.") if on else _("{name} er slået fra.")).format(
+                name=tender_name(ptype)))
+            self.load()
+        self.call(set_type_enabled, ptype, on, self.screen.who, done=done)
+
+
+def _note(text: str) -> Any:
+    from kivy.factory import Factory
+
+    from ..widgets import ROW
+    label = Factory.SettingsLabel(text=text)
+    label.bind(texture_size=lambda w, size: setattr(w, "height", max(ROW, size[1])))
+    return label
+
+
 # --- devices ------------------------------------------------------------------------------------------
 
 def role_name(role: str) -> str:
     return {"printer": _("Bonprinter"), "drawer": _("Kasseskuffe"), "scanner": _("Scanner"),
-            "labels": _("Etiketprinter")}.get(role, role)
+            "labels": _("Etiketprinter"), "terminal": _("Kortterminal")}.get(role, role)
+
+
+# what drivers.detect finds, by the role it can fill
+ROLE_KINDS = {"printer": ("receipt_printer",), "labels": ("label_printer",),
+              "scanner": ("scanner", "serial_scanner"), "drawer": ("gpio_chip",), "terminal": ()}
+KICK_DRAWER = {"kind": "printer_kick", "pin": 2, "pulse_ms": 200}
+
+
+def spec_text(spec: dict[str, Any] | None) -> str:
+    """A device setting in a few words (specs never hold secrets)."""
+    if not spec:
+        return _("ikke sat op")
+    kind = spec.get("kind")
+    if kind == "sim":
+        return _("simuleret")
+    if kind == "printer_kick":
+        return _("via bonprinterens skuffeport")
+    if kind == "usb":
+        return f"USB {spec.get('vendor_id')}:{spec.get('product_id')}"
+    if kind == "gpio":
+        return _("GPIO {chip}, linje {line}").format(chip=spec.get("chip"), line=spec.get("line"))
+    if kind == "nexo":
+        return f"nexo {spec.get('url', '')} ({spec.get('poi_id', '')})"
+    where = spec.get("device") or spec.get("path") or spec.get("host") or spec.get("target") or ""
+    return f"{kind} {where}".strip()
+
+
+def device_error_text(role: str, exc: BaseException) -> str:
+    """set_device's refusal (an English DeviceError naming the key) in plain Danish."""
+    text = str(exc)
+    if "passphrase" in text:
+        return _("Kortterminalens nøgle er ikke gemt. Den sættes med 'till hw terminal-key'.")
+    if role == "drawer" and ("line" in text or "chip" in text):
+        return _("Skuffens GPIO-linje kan ikke bruges. Tjek linjenummeret.")
+    if "pulse" in text:
+        return _("Skuffens puls skal være 50-500 ms.")
+    return _("{role} kunne ikke sættes op med den enhed. Intet er ændret.").format(role=role_name(role))
+
+
+def terminal_test_text(exc: BaseException | None) -> str:
+    """The answer to "Test terminal" in plain Danish: any status answer means the terminal was
+    reached and understood the till's key."""
+    from drivers.terminal.client import TerminalProtocolError, TerminalRejected, TerminalUnreachable
+    if exc is None:
+        return _("Terminalen svarer, og nøglen passer.")
+    if isinstance(exc, TerminalUnreachable):
+        if not exc.maybe_processed:
+            return _("Terminalen kan ikke nås. Tjek at den er tændt og på netværket, "
+                     "og at adressen er rigtig.")
+        return _("Terminalen svarede ikke i tide. Tjek at den er tændt og ikke er optaget.")
+    if isinstance(exc, TerminalRejected):
+        return _("Terminalen afviste forespørgslen. Tjek terminalens POI-id i indstillingen.")
+    if isinstance(exc, TerminalProtocolError):
+        if "security" in str(exc) or "refused" in str(exc):
+            return _("Terminalen svarer, men nøglen passer ikke. Tjek nøgle-id, version og "
+                     "kodeordet ('till hw terminal-key').")
+        return _("Terminalens svar kunne ikke læses. Tjek at adressen er terminalens nexo-adresse.")
+    return _("Terminalen kunne ikke testes.")
 
 
 class DevicesSection(Section):
+    """What is set up and what is plugged in, per role, with a button per detected device; the card
+    terminal and MobilePay with their state; tests of each device. A chosen device is checked
+    (services.devices.set_device) and saved; the running kiosk keeps the devices it started with."""
     status = StringProperty("")
+    terminal_result = StringProperty("")
+    # drivers.detect's own seams: a pyudev-like context (None: the system's udev) and the GPIO chips'
+    # folder. Tests put a fake context here, as tests/drivers/test_detect.py does.
+    udev_context: Any = None
+    chips_dir = "/dev"
 
     def load(self) -> None:
         from ...services.devices import device_settings
+        from ...services.payment_types import card_setup, mobilepay_setup
         from ...services.printing import hold_reason, pending_jobs
         devices = _app().backend.devices
+        context, chips_dir = self.udev_context, self.chips_dir
 
-        def read(t: Any) -> str:
+        def read(t: Any) -> dict[str, Any]:
+            from drivers.detect import detect
             lines = []
-            for role, spec in device_settings(t).items():
-                name = role_name(role)
-                if not spec:
-                    lines.append(f"{name}: " + _("ikke sat op"))
-                    continue
-                where = spec.get("dir") or spec.get("device") or spec.get("path") or spec.get("host") or \
-                    spec.get("fifo") or spec.get("chip") or ""
-                kind = _("simuleret") if spec.get("kind") == "sim" else str(spec.get("kind"))
-                lines.append(f"{name}: {kind} {where}".rstrip())
             printer = devices.printer if devices is not None else None
             if printer is not None:
                 state = printer.status()
@@ -494,8 +630,148 @@ class DevicesSection(Section):
                     state=hold_reason(state) or (_("klar") + (", " + _("papiret er ved at slippe op")
                                                               if state.paper_low else ""))))
             lines.append(_("Bonner i kø: {n}").format(n=pending_jobs(t.conn)))
-            return "\n".join(lines)
-        self.call(read, done=lambda text: setattr(self, "status", text))
+            return {"settings": device_settings(t), "found": detect(context, chips_dir),
+                    "running": dict(getattr(devices, "specs", None) or {}),
+                    "card": card_setup(t), "mobilepay": mobilepay_setup(t),
+                    "mobilepay_running": getattr(devices, "mobilepay", None) is not None,
+                    "status": "\n".join(lines)}
+        self.call(read, done=self._fill)
+
+    def _fill(self, info: dict[str, Any]) -> None:
+        from kivy.uix.gridlayout import GridLayout
+        from kivy.uix.textinput import TextInput
+
+        from ...services.devices import ROLES
+        from ..widgets import FONT, ROW, TouchButton
+        self.status = info["status"]
+        box = self.ids.roles
+        box.clear_widgets()
+        box.add_widget(_note(self.status))
+        self.candidates: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.gpio_line: Any = None
+        for role in ROLES:
+            current, running = info["settings"].get(role), info["running"].get(role)
+            text = f"{role_name(role)}: {spec_text(current)}"
+            if role == "terminal":
+                text = f"{role_name(role)}: {self._terminal_state(current, info['card'])}"
+            if (current or None) != (running or None):
+                text += "  " + _("(tages i brug, når kassen startes igen)")
+            box.add_widget(_note(text))
+            found = [(f"GPIO {f.name}" if f.kind == "gpio_chip" else f.name, dict(f.spec))
+                     for f in info["found"] if f.kind in ROLE_KINDS[role]]
+            if role == "drawer":
+                found.insert(0, (_("Via bonprinteren"), dict(KICK_DRAWER)))
+            self.candidates[role] = found
+            grid = GridLayout(cols=2, spacing=4, size_hint_y=None, row_default_height=ROW,
+                              row_force_default=True)
+            grid.bind(minimum_height=grid.setter("height"))
+            for i, (name, spec) in enumerate(found):
+                chosen = current is not None and all(current.get(k) == v for k, v in spec.items())
+                b = TouchButton(text=name, key=f"device-{role}-{i}", shorten=True,
+                                background_color=(0.15, 0.45, 0.7, 1) if chosen else (0.20, 0.33, 0.52, 1))
+                b.bind(size=lambda w, size: setattr(w, "text_size", (size[0] - 8, None)))
+                b.bind(on_release=lambda _b, role=role, i=i: self.choose(role, i))
+                grid.add_widget(b)
+            if any(spec.get("kind") == "gpio" for _n, spec in found):
+                self.gpio_line = TextInput(hint_text=_("GPIO-linje til skuffen, fx 17"), input_filter="int",
+                                           multiline=False, font_size=FONT, size_hint_y=None, height=ROW)
+                grid.add_widget(self.gpio_line)
+            none = TouchButton(text=_("Ingen"), key=f"device-{role}-none",
+                               background_color=(0.35, 0.35, 0.35, 1))
+            none.bind(on_release=lambda _b, role=role: self.choose(role, None))
+            grid.add_widget(none)
+            box.add_widget(grid)
+        box.add_widget(_note(_("MobilePay: {state}").format(
+            state=payment_type_note({"type": "mobilepay", "setup": info["mobilepay"]}))))
+
+    @staticmethod
+    def _terminal_state(spec: dict[str, Any] | None, card: dict[str, Any]) -> str:
+        if not spec:
+            return _("ikke sat op")
+        if card.get("key") == "missing":
+            return spec_text(spec) + ", " + _("nøglen mangler")
+        return spec_text(spec) + (", " + _("nøgle gemt") if card.get("key") == "set" else "")
+
+    def choose(self, role: str, index: int | None) -> None:
+        """Set `role` to a detected device (or to none): checked by building its driver, then saved
+        and journalled under the approving manager."""
+        from ...services.devices import set_device
+        app = _app()
+        if index is None:
+            name, spec = _("Ingen"), None
+        else:
+            name, found = self.candidates[role][index]
+            spec = dict(found)
+            if spec.get("kind") == "gpio":
+                line = self.gpio_line.text.strip() if self.gpio_line is not None else ""
+                if not line.isdigit():
+                    app.notify(_("Skriv først, hvilken GPIO-linje skuffen sidder på (fx 17)."), error=True)
+                    return
+                spec.update(line=int(line), pulse_ms=200)
+
+        def done(_spec: Any) -> None:
+            app.notify(_("{role}: {name} er gemt. Den tages i brug, når kassen startes igen.").format(
+                role=role_name(role), name=name))
+            self.load()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("event=device_choice_refused role=%s error=%s", role, exc)
+            app.notify(device_error_text(role, exc), error=True)
+        app.backend.call(set_device, role, spec, self.screen.who, done=done, failed=failed)
+
+    def test_terminal(self) -> None:
+        """TransactionStatus for a service id that never was: NotFound means the terminal was reached
+        and took the till's key. Never a reconciliation (that closes the terminal's period). The
+        request runs on a thread of its own: a terminal that does not answer must not hold up the
+        worker. The running terminal is asked, or one opened for the test when the setting changed."""
+        from ...dinero.tokens import TokenStore
+        from ...services.devices import device_settings, open_devices
+        devices = _app().backend.devices
+        self.terminal_result = _("Tester terminalen ...")
+
+        def prepare(t: Any) -> tuple[Any, bool, str]:
+            spec = device_settings(t).get("terminal")
+            if not spec:
+                return None, False, _("Der er ingen kortterminal sat op.")
+            running = getattr(devices, "terminal", None)
+            if running is not None and (getattr(devices, "specs", None) or {}).get("terminal") == spec:
+                return running, False, ""
+            stored = TokenStore(t.data_dir, "terminal").load() or {}
+            if spec.get("kind") == "nexo" and not stored.get("passphrase"):
+                return None, False, device_error_text("terminal", ValueError("passphrase"))
+            opened = open_devices(t, ("terminal",))
+            if opened.terminal is None:
+                return None, False, _("Kortterminalens indstilling kan ikke bruges. Vælg den igen.")
+            return opened.terminal, True, ""
+        self.call(prepare, done=self._probe)
+
+    def _probe(self, prepared: tuple[Any, bool, str]) -> None:
+        import threading
+        terminal, temporary, problem = prepared
+        if terminal is None:
+            self._terminal_tested(problem, ok=False)
+            return
+        deliver = _app().backend.deliver
+
+        def run() -> None:
+            from drivers.terminal.messages import new_service_id
+            error: BaseException | None = None
+            try:
+                terminal.status(new_service_id())  # NotFound (or any state) = reached, key accepted
+            except Exception as exc:  # TerminalError, or anything else: still an answer for the screen
+                error = exc
+            finally:
+                if temporary:
+                    terminal.close()
+            if error is not None:
+                log.warning("event=terminal_test_failed error=%s: %s", type(error).__name__, error)
+            text = terminal_test_text(error)
+            deliver(lambda: self._terminal_tested(text, ok=error is None))
+        threading.Thread(target=run, name="terminal-test", daemon=True).start()
+
+    def _terminal_tested(self, text: str, ok: bool) -> None:
+        self.terminal_result = text
+        _app().notify(text, error=not ok)
 
     def test_printer(self) -> None:
         from ...cli_devices import test_document
@@ -668,8 +944,8 @@ class DepartmentsSection(Section):
 
 SECTIONS: dict[str, type[Section]] = {
     "shop": ShopSection, "products": ProductList, "favourites": FavouritesSection,
-    "accounts": AccountsSection, "devices": DevicesSection, "cashiers": CashiersSection,
-    "language": LanguageSection, "departments": DepartmentsSection}
+    "accounts": AccountsSection, "payments": PaymentTypesSection, "devices": DevicesSection,
+    "cashiers": CashiersSection, "language": LanguageSection, "departments": DepartmentsSection}
 
 SCREEN = SettingsScreen
 
@@ -710,7 +986,7 @@ def tour(driver: Any, shoot: Any) -> None:
     driver.until(app.backend.devices.events.empty, what="the scan to be taken")
     driver.settle()
     shoot("settings", "product-new")
-    for name in ("favourites", "accounts", "devices", "cashiers", "language", "departments"):
+    for name in ("favourites", "accounts", "payments", "devices", "cashiers", "language", "departments"):
         driver.tap(f"section-{name}")
         if name == "accounts":
             driver.tap("accounts-check")
