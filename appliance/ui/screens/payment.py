@@ -322,8 +322,8 @@ class PaymentScreen(Screen):
         keys = reversed(self.ids.tender_keys.children)
         self._tender_buttons = {b.key.removeprefix("tender-"): b for b in keys}
         self.enabled_tenders = list(self._tender_buttons)
-        for key in "12345⌫67890C":
-            name = {"⌫": "del", "C": "clear"}.get(key, key)
+        for key in ("1", "2", "3", "4", "5", "<-", "6", "7", "8", "9", "0", "C"):
+            name = {"<-": "del", "C": "clear"}.get(key, key)  # the font has no erase glyph
             b = TouchButton(text=key, key=f"mp-{name}")
             b.bind(on_release=lambda _b, name=name: self.mp_key(name))
             self.ids.mp_keys.add_widget(b)
@@ -743,13 +743,24 @@ def tour(driver: Any, shoot: Any) -> None:
         app.show("payment")
         driver.settle()
     shoot("payment", "due")
+    screen = app.screen("payment")
+    if "mobilepay" in screen.enabled_tenders and app.backend.devices.mobilepay is not None:
+        driver.tap("tender-mobilepay", settle=False)
+        for digit in "2233":
+            driver.tap(f"mp-{digit}", settle=False)
+        shoot("payment", "mobilepay-phone")
+        driver.tap("mp-qr", settle=False)
+        driver.until(lambda: screen.mp_qr_url, what="the MobilePay QR")
+        shoot("payment", "mobilepay-qr")
+        driver.tap("card-cancel", settle=False)  # the customer changes their mind: cancelled at MobilePay
+        driver.until(lambda: not screen.card_waiting, timeout=30, what="the MobilePay cancel")
+        driver.settle()
     driver.tap("pad-2")
     driver.tap("pad-0")
     driver.tap("tender-card", settle=False)
     shoot("payment", "card-terminal")
     driver.until(lambda: not app.screen("payment").card_waiting, what="the card payment")
     shoot("payment", "split")
-    screen = app.screen("payment")
     if screen.cash_due() > 5000:
         driver.tap("pad-5")
         driver.tap("pad-0")
