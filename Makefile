@@ -31,3 +31,16 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache
+
+# The SD image (image/README.md): needs root and the tools listed there. IMAGE_OUT holds the cached
+# base root file system, the downloads and the results (tillbox-<version>-arm64.img and .img.zst).
+IMAGE_OUT ?= $(CURDIR)/build/image
+
+.PHONY: image image-test
+
+image: $(STAMP)
+	OUT=$(IMAGE_OUT) PY=$(CURDIR)/$(BIN)/python image/build.sh
+
+# Boots the built image in qemu-system-aarch64 and checks it (not part of `make test`).
+image-test: $(STAMP)
+	OUT=$(IMAGE_OUT) PY=$(CURDIR)/$(BIN)/python image/test.sh

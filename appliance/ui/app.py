@@ -41,6 +41,7 @@ SCREENS = ("login", "sale", "payment", "returns", "cash", "endofday", "reports",
 MESSAGE_SECONDS = 6.0
 RELEASE_AFTER_S = 1.0     # a screen change's first frames are drawn by then
 RELEASE_EVERY_S = 60.0
+FIRST_FRAME_ENV = "TILLBOX_FIRST_FRAME_PNG"  # the image test: where the first frame goes
 
 
 class TillApp(App):
@@ -80,10 +81,7 @@ class TillApp(App):
             Window.fullscreen = "auto"
         Window.bind(on_request_close=self._refuse_close, on_keyboard=self._swallow_escape)
         Clock.schedule_once(self._first_frame, 0)
-        self._ping = None
-        interval = watchdog_interval(fraction=0.25)
-        if interval:  # a quarter of WatchdogSec: start-up may hold the UI thread for up to 30 s
-            self._ping = Clock.schedule_interval(lambda _dt: sd_notify("WATCHDOG=1"), interval)
+        self._ping = None  # the watchdog's pings start with READY (start-up is TimeoutStartSec's)
         state = self.clock_gate() if self.clock_gate is not None else None
         if state is not None and not state.trusted:
             from .clockwait import ClockGate
@@ -121,8 +119,31 @@ class TillApp(App):
     def _first_frame(self, _dt: float) -> None:
         self.first_frame_s = time.perf_counter() - self.started_at
         log.info("event=kiosk_first_frame seconds=%.3f", self.first_frame_s)
+        Window.bind(on_flip=self._ready)  # READY once that frame is on the screen, not before
+        if os.environ.get(FIRST_FRAME_ENV):
+            Window.bind(on_flip=self._export_first_frame)
+
+    def _ready(self, *_args: Any) -> None:
+        Window.unbind(on_flip=self._ready)
+        interval = watchdog_interval(fraction=0.25)
+        if interval:  # a quarter of WatchdogSec: opening the till may hold the UI thread for up to 30 s
+            self._ping = Clock.schedule_interval(lambda _dt: sd_notify("WATCHDOG=1"), interval)
         sd_notify("READY=1\nSTATUS=" + ("till open" if self.opened else
                                          "waiting for a trustworthy clock (NTP or RTC); sales wait"))
+
+    def _export_first_frame(self, *_args: Any) -> None:
+        """The image test's proof that the kiosk drew (TILLBOX_FIRST_FRAME_PNG, set only in a test
+        copy of the image): the screen after the first flip, once, written under a temporary name
+        and renamed so a reader never sees half a PNG. A failure here is logged, never fatal."""
+        Window.unbind(on_flip=self._export_first_frame)
+        path = Path(os.environ[FIRST_FRAME_ENV])
+        part = path.with_name(path.stem + ".part.png")
+        try:
+            self._root.export_to_png(str(part))
+            os.replace(part, path)
+            log.info("event=kiosk_first_frame_png path=%s", path)
+        except Exception as exc:  # a test hook must not take the kiosk down
+            log.warning("event=kiosk_first_frame_png_failed path=%s error=%s", path, exc)
 
     def _refuse_close(self, *_args: Any) -> bool:
         return self.kiosk  # a kiosk is not closed from its window
