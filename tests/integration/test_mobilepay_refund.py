@@ -8,22 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import pytest
-
 from appliance.services import mobilepay, payments
 from drivers.mobilepay.client import EPaymentClient
 from tests.fakes.epayment import FakeEPayment
-
-QR = "https://qr.vipps.no/28/2/01/031/4512345678?v=1"
-
-
-@pytest.fixture
-def mp():
-    with FakeEPayment() as fake:
-        client = EPaymentClient(fake.url, **fake.credentials(), system_version="0.1.0", timeout=5.0)
-        yield fake, client
-        client.close()
-        assert fake.spec_violations == []
+from tests.integration.conftest import MOBILEPAY_QR as QR
 
 
 class Steps:
