@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from drivers.terminal.messages import new_service_id
 
 from ..store.db import transaction
 from .selling import SaleError
@@ -64,11 +65,6 @@ class CardOutcome:
         t = self.tender()
         return {"type": t["type"], "amount": format_kroner(self.amount), "brand": t["brand"],
                 "reference": self.poi_transaction_id}
-
-
-def new_service_id() -> str:
-    """10 characters, unique per request (nexo refuses a reused SaleID+ServiceID for 48 h)."""
-    return secrets.token_hex(5)
 
 
 def _intent(till: Till, who: str, kind: str, service_id: str, amount: int, sale_ref: str,

@@ -145,9 +145,7 @@ def test_every_screen_fits_each_display_with_big_enough_targets(tmp_path: Path, 
 from kivy.metrics import mm
 from kivy.core.window import Window
 from appliance.ui.app import SCREENS
-from appliance.ui.widgets import TouchButton
-from kivy.uix.scrollview import ScrollView
-from kivy.uix.recycleview import RecycleView
+from tests.ui.targets import buttons, in_window
 Window.size = ({width}, {height})
 d.step(3)
 d.login("bo", "2222")
@@ -156,22 +154,10 @@ for name in SCREENS:
     app.show(name)
     d.settle()
     d.step(3)
-    stack = [app.manager.current_screen]
-    while stack:
-        w = stack.pop()
-        stack.extend(w.children)
-        if not isinstance(w, TouchButton) or w.opacity == 0 or w.disabled or w.height <= 1:
-            continue
-        x, y = w.to_window(w.x, w.y)
-        scrolls, hidden, p = False, False, w.parent
-        while p is not None and p is not p.parent:
-            scrolls = scrolls or isinstance(p, ScrollView) or isinstance(p, RecycleView)
-            hidden = hidden or p.opacity == 0
-            p = p.parent
+    for w, scrolls, hidden in buttons(app.manager.current_screen):
         if hidden:
             continue
-        inside = scrolls or (-1 <= x and x + w.width <= Window.width + 1 and -1 <= y
-                             and y + w.height <= Window.height + 1)
+        inside = scrolls or in_window(w, Window)
         if w.height < mm(9) - 0.5 or not inside:
             bad.append([name, w.key, round(w.height), round(mm(9)), inside])
 print(json.dumps({{"bad": bad, "size": list(Window.size)}}), flush=True)

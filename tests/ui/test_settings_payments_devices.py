@@ -159,9 +159,8 @@ def test_the_new_sections_fit_each_display(tmp_path: Path, kiosk_data: Path) -> 
         result = run_child(f"""
 from kivy.metrics import mm
 from kivy.core.window import Window
-from kivy.uix.scrollview import ScrollView
-from appliance.ui.widgets import TouchButton
 from appliance.ui.screens.settings import DevicesSection
+from tests.ui.targets import buttons, in_window
 from tests.drivers.test_detect import ALL, FakeContext
 DevicesSection.udev_context = FakeContext(ALL)
 Window.size = ({width}, {height})
@@ -173,19 +172,8 @@ bad = []
 for name in ("payments", "devices"):
     d.tap("section-" + name)
     d.step(3)
-    stack = [app.manager.current_screen]
-    while stack:
-        w = stack.pop()
-        stack.extend(w.children)
-        if not isinstance(w, TouchButton) or w.opacity == 0 or w.disabled or w.height <= 1:
-            continue
-        x, y = w.to_window(w.x, w.y)
-        scrolls, p = False, w.parent
-        while p is not None and p is not p.parent:
-            scrolls = scrolls or isinstance(p, ScrollView)
-            p = p.parent
-        inside = scrolls or (-1 <= x and x + w.width <= Window.width + 1 and -1 <= y
-                             and y + w.height <= Window.height + 1)
+    for w, scrolls, _hidden in buttons(app.manager.current_screen):
+        inside = scrolls or in_window(w, Window)
         if w.height < mm(9) - 0.5 or w.width < mm(9) - 0.5 or not inside:
             bad.append([name, w.key, round(w.width), round(w.height), inside])
 print(json.dumps({{"bad": bad}}), flush=True)

@@ -45,6 +45,14 @@ def quick_amounts(due: int) -> list[tuple[str, int]]:
     return out
 
 
+def who_and_ref() -> tuple[str, str]:
+    """Who is paying in, and the basket's reference the terminal or MobilePay is told (customer
+    number and lines)."""
+    app = App.get_running_app()
+    who = app.session.cashier.id if app.session.cashier else "system"
+    return who, f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
+
+
 # --- the card terminal ------------------------------------------------------------------------------
 
 class TrainingTerminal:
@@ -89,17 +97,12 @@ class IntegratedTerminal:
         self._amount = 0
         self.pending: Any = None  # an approved outcome waiting for the cashier's signature check
 
-    def _who_and_ref(self) -> tuple[str, str]:
-        app = App.get_running_app()
-        who = app.session.cashier.id if app.session.cashier else "system"
-        return who, f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
-
     def begin(self, amount: int, result: Callable[[dict | None, str], None]) -> None:
         from ...services.payments import new_service_id, pay_by_card
         app = App.get_running_app()
         self._result, self._amount, self.pending = result, amount, None
         terminal = app.backend.devices.terminal
-        who, sale_ref = self._who_and_ref()
+        who, sale_ref = who_and_ref()
         service_id = self._service = new_service_id()
 
         def pay(till: Any) -> Any:
@@ -174,7 +177,7 @@ class IntegratedTerminal:
         outcome, terminal = self.pending, app.backend.devices.terminal
         if outcome is None:
             return
-        who, sale_ref = self._who_and_ref()
+        who, sale_ref = who_and_ref()
         app.screen("payment").dialog_mode = "busy"
 
         def check(till: Any) -> Any:
@@ -228,7 +231,7 @@ def give_back(tender: dict[str, Any], done: Callable[[bool, str], None]) -> None
         done(False, _("Betalingen kan ikke tilbageføres herfra: {what} er ikke sat op.").format(
             what=_("kortterminalen") if card else "MobilePay"))
         return
-    who = app.session.cashier.id if app.session.cashier else "system"
+    who, _ref = who_and_ref()
     outcome = CardOutcome(tender.get("service_id", ""), "approved", tender["amount"], tender.get("brand"),
                           tender["reference"])
 
@@ -593,8 +596,7 @@ class PaymentScreen(Screen):
         from ...services.mobilepay import start_payment
         app = App.get_running_app()
         client, amount = app.backend.devices.mobilepay, self._mp_amount
-        who = app.session.cashier.id if app.session.cashier else "system"
-        sale_ref = f"K{app.session.customers + 1}-{len(app.session.basket.lines)}"
+        who, sale_ref = who_and_ref()
         self.dialog_mode = "busy"
         self.dialog_status = _("Sender til MobilePay ...")
 
