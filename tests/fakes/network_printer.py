@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 
 from drivers.printer.escpos_read import Op, TruncatedError, parse_escpos
@@ -118,6 +119,14 @@ class FakeNetworkPrinter:
             except TruncatedError as exc:
                 ops, tail = parse_escpos(data[:exc.offset]).ops, data[exc.offset:]
             jobs.extend(_split_jobs(ops, tail))
+        return jobs
+
+    def wait_jobs(self, n: int, timeout: float = 5.0) -> list[bytes]:
+        """The jobs, once at least n have arrived (the till's send returns before this server's
+        thread has read the bytes) or the timeout passed."""
+        deadline = time.monotonic() + timeout
+        while len(jobs := self.jobs()) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
         return jobs
 
     def wait_for(self, n: int, timeout: float = 5.0) -> bytes:

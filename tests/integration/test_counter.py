@@ -394,7 +394,7 @@ def test_a_printer_that_never_answers_status_prints_when_set_up_so(till) -> None
         dev.set_device(till, "printer", {**spec, "status": False}, "system")
         devices = dev.open_devices(till)
         state = PrintQueue(till, devices.printer).pump()
-        assert state.printed == (1,) and len(printer.jobs()) == 1
+        assert state.printed == (1,) and len(printer.wait_jobs(1)) == 1
         printer.go_down()  # and when it is really gone, the queue still holds
         checkout.complete_sale(till, devices, PrintQueue(till, devices.printer), CARD_SALE)
         assert pending_jobs(till.conn) == 1
