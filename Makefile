@@ -20,14 +20,14 @@ run: $(STAMP)
 	$(BIN)/till --data $(DEMO_DATA) kiosk --simulate --windowed
 
 test: $(STAMP)
-	$(BIN)/ruff check appliance drivers relay tests bench
+	$(BIN)/ruff check appliance drivers relay tests bench image
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check appliance drivers relay tests bench
+	$(BIN)/ruff check appliance drivers relay tests bench image
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache
@@ -36,7 +36,7 @@ clean:
 # base root file system, the downloads and the results (tillbox-<version>-arm64.img and .img.zst).
 IMAGE_OUT ?= $(CURDIR)/build/image
 
-.PHONY: image image-test
+.PHONY: image image-test image-test-raspios image-reproducible
 
 image: $(STAMP)
 	OUT=$(IMAGE_OUT) PY=$(CURDIR)/$(BIN)/python image/build.sh
@@ -44,3 +44,12 @@ image: $(STAMP)
 # Boots the built image in qemu-system-aarch64 and checks it (not part of `make test`).
 image-test: $(STAMP)
 	OUT=$(IMAGE_OUT) PY=$(CURDIR)/$(BIN)/python image/test.sh
+
+# The Pi 5 path (PI_OS_IMAGE=... make image) built and checked on a stand-in for Raspberry Pi OS Lite,
+# then booted in qemu; or built and checked on a real Raspberry Pi OS Lite image: RASPIOS=file.img.xz
+image-test-raspios: $(STAMP)
+	PY=$(CURDIR)/$(BIN)/python image/raspios-test.sh $(RASPIOS)
+
+# Two builds of the image compared byte for byte.
+image-reproducible: $(STAMP)
+	image/reproducible.sh

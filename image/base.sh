@@ -103,18 +103,7 @@ rm -f "$root/etc/resolv.conf"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 log "base: compile the evdev wheel in the chroot"
-build_deps=(gcc libc6-dev python3-dev linux-libc-dev)
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${build_deps[@]}"
-mkdir -p "$root/tmp/evdev"
-cp "$EVDEV_SDIST" "$SETUPTOOLS_WHEEL" "$root/tmp/evdev/"
-chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -ec '
-    python3 -m venv /tmp/evdev/venv
-    /tmp/evdev/venv/bin/pip install --quiet --no-index /tmp/evdev/setuptools-*.whl
-    /tmp/evdev/venv/bin/pip wheel --no-index --no-build-isolation --no-deps -w /tmp/evdev/out /tmp/evdev/evdev-*.tar.gz'
-mkdir -p "$work/wheels"
-cp "$root"/tmp/evdev/out/*.whl "$work/wheels/"
-rm -rf "$root/tmp/evdev"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get purge -y --autoremove "${build_deps[@]}"
+build_evdev_wheel "$root" "$work/wheels"
 chroot "$root" apt-get clean
 rm -rf "$root"/var/lib/apt/lists/* "$root/etc/resolv.conf" "$root"/var/cache/debconf/*-old \
     "$root"/var/log/*.log "$root"/var/log/apt/* "$root/var/cache/ldconfig/aux-cache"

@@ -8,13 +8,17 @@
 #
 # Bash because every step is a call to debootstrap, chroot, pip, mke2fs or genimage.
 # Needs root (chroot, binfmt), debootstrap qemu-user-static binfmt-support genimage dosfstools
-# mtools e2fsprogs zstd. Variables: OUT (build dir), ROOT_SIZE, BOOT_SIZE, DATA_SIZE, MIRROR.
+# mtools e2fsprogs zstd. Variables: OUT (build dir), ROOT_SIZE, BOOT_SIZE, DATA_SIZE, MIRROR, and
+# PI_OS_IMAGE: a Raspberry Pi OS Lite (64-bit, bookworm) image to build on instead of Debian, for
+# the Pi 5 (raspios.sh; the result is tillbox-<version>-arm64-raspios.img).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 OUT=${OUT:-$REPO/build/image}
-ROOT_SIZE=${ROOT_SIZE:-1536M}
+PI_OS_IMAGE=${PI_OS_IMAGE:-}
+# Raspberry Pi OS's root is about 1.3 GB before the till's packages; Debian's minbase far less.
+if [[ -n $PI_OS_IMAGE ]]; then ROOT_SIZE=${ROOT_SIZE:-3072M}; else ROOT_SIZE=${ROOT_SIZE:-1536M}; fi
 BOOT_SIZE=${BOOT_SIZE:-256M}
 DATA_SIZE=${DATA_SIZE:-64M}
 PY=${PY:-$REPO/.venv/bin/python}
@@ -33,7 +37,7 @@ fi
 
 VERSION=$("$PY" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' \
     "$REPO/pyproject.toml")
-NAME="tillbox-$VERSION-arm64"
+NAME="tillbox-$VERSION-arm64${PI_OS_IMAGE:+-raspios}"
 # One timestamp for every file and file system: the last commit's, else pyproject.toml's mtime.
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null \
     || stat -c %Y "$REPO/pyproject.toml")}
@@ -58,10 +62,14 @@ if [[ ! -e "$dl/.complete" ]]; then
         -r "$HERE/requirements.txt" -d "$dl/wheels" 2> >(grep -v '^WARNING: Location' >&2)
     touch "$dl/.complete"
 fi
-EVDEV_SDIST=$(echo "$dl"/evdev-*.tar.gz) SETUPTOOLS_WHEEL=$(echo "$dl"/wheels/setuptools-*.whl) \
+export EVDEV_SDIST SETUPTOOLS_WHEEL
+EVDEV_SDIST=$(echo "$dl"/evdev-*.tar.gz) SETUPTOOLS_WHEEL=$(echo "$dl"/wheels/setuptools-*.whl)
+if [[ -n $PI_OS_IMAGE ]]; then
+    base=$("$HERE/raspios.sh" "$PI_OS_IMAGE" "$OUT/cache")
+else
     "$HERE/base.sh" "$OUT/cache"
-MIRROR=${MIRROR:-http://deb.debian.org/debian}  # as in base.sh: part of the base's key
-key=$(base_key)
+    base="$OUT/cache/base-$(base_key)"
+fi
 base_done=$(date +%s)
 
 # --- 2. root file system: base + the app ------------------------------------------------------
@@ -73,14 +81,14 @@ chroot_umount "$root"
 rm -rf "$work"
 mkdir -p "$root" "$work/wheels" "$work/src"
 log "unpacking the base"
-tar --numeric-owner --xattrs -C "$root" -xf "$OUT/cache/base-$key.tar"
+tar --numeric-owner --xattrs --xattrs-include='*' -C "$root" -xf "$base.tar"
 
 log "building the tillbox wheel"
 # A clean copy of the sources, so setuptools' build/ never lands in the repository.
 tar -C "$REPO" --exclude=__pycache__ -cf - pyproject.toml README.md appliance drivers relay \
     | tar -C "$work/src" -xf -
 "$PY" -m pip wheel --quiet --no-deps -w "$work/wheels" "$work/src"
-cp "$dl"/wheels/*.whl "$OUT/cache/base-$key.wheels"/*.whl "$work/wheels/"
+cp "$dl"/wheels/*.whl "$base.wheels"/*.whl "$work/wheels/"
 
 log "installing the app into /opt/tillbox/.venv (qemu-user)"
 mkdir -p "$root/tmp/wheels"
@@ -117,7 +125,9 @@ chroot "$root" /bin/sh -ec "
         --home-dir /var/lib/tillbox --shell /usr/sbin/nologin \
         --groups input,video,render,gpio,dialout,lp,plugdev $till_user
     usermod -p '*' root
-    passwd -l $till_user >/dev/null"
+    passwd -l $till_user >/dev/null
+    # no account may log in with a password (Raspberry Pi OS's first user included)
+    for u in \$(awk -F: '\$2 != \"*\" && \$2 !~ /^!/ {print \$1}' /etc/shadow); do usermod -p '*' \$u; done"
 till_uid=$(chroot "$root" id -u "$till_user")
 till_gid=$(chroot "$root" id -g "$till_user")
 
@@ -150,16 +160,27 @@ rm -f "$root"/etc/ssh/ssh_host_*              # each card makes its own on first
 mkdir -p "$root/data" "$root/var/lib/tillbox" "$root/boot/firmware"
 echo "$VERSION" > "$root/etc/tillbox-version"
 
-# The boot partition's content, from the root's kernel and firmware.
+# The boot partition's content: Debian's kernel and the Pi firmware from the root, or Raspberry Pi
+# OS's own boot files (its kernels, initramfs, device trees, overlays) with a Tillbox section added
+# to its config.txt. cmdline.txt is always Tillbox's: root A, read-only, no first-boot wizard.
 boot="$work/boot"
 mkdir -p "$boot"
-kver=$(basename "$(ls -d "$root"/usr/lib/modules/* | sort -V | tail -1)")
-cp "$root/usr/lib/raspi-firmware"/* "$boot/"
-cp "$root/boot/vmlinuz-$kver" "$boot/vmlinuz"
-cp "$root/boot/initrd.img-$kver" "$boot/initrd.img"
-cp "$root/usr/lib/linux-image-$kver/broadcom"/bcm2711-rpi-*.dtb "$root/usr/lib/linux-image-$kver/broadcom"/bcm2837-rpi-*.dtb "$boot/"
-cp "$HERE"/boot/{config.txt,cmdline.txt,tillbox.toml,tillbox-ab.txt} "$boot/"
-echo "$kver" > "$boot/tillbox-kernel.txt"
+if [[ -n $PI_OS_IMAGE ]]; then
+    cp -a "$base.boot/." "$boot/"
+    cat "$HERE/boot/config-raspios.txt" >> "$boot/config.txt"
+    sed 's/console=ttyS1,115200/console=serial0,115200/' "$HERE/boot/cmdline.txt" > "$boot/cmdline.txt"
+    cp "$HERE"/boot/{tillbox.toml,tillbox-ab.txt} "$boot/"
+    find "$root/usr/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort > "$boot/tillbox-kernel.txt"
+else
+    kver=$(basename "$(find "$root/usr/lib/modules" -mindepth 1 -maxdepth 1 | sort -V | tail -1)")
+    cp "$root/usr/lib/raspi-firmware"/* "$boot/"
+    cp "$root/boot/vmlinuz-$kver" "$boot/vmlinuz"
+    cp "$root/boot/initrd.img-$kver" "$boot/initrd.img"
+    cp "$root/usr/lib/linux-image-$kver/broadcom"/bcm2711-rpi-*.dtb \
+        "$root/usr/lib/linux-image-$kver/broadcom"/bcm2837-rpi-*.dtb "$boot/"
+    cp "$HERE"/boot/{config.txt,cmdline.txt,tillbox.toml,tillbox-ab.txt} "$boot/"
+    echo "$kver" > "$boot/tillbox-kernel.txt"
+fi
 rm -rf "$root"/boot/firmware/*                   # the FAT partition is mounted here
 
 # The data partition as shipped: the till's folder (owned by the service user) and root's own.
@@ -182,6 +203,8 @@ mke2fs -q -t ext4 -L rootA -U 7111b0c5-0002-4000-8000-000000000002 -E hash_seed=
     -d "$root" "$img/rootA.ext4" "$ROOT_SIZE"
 mke2fs -q -t ext4 -b 4096 -L tillbox-data -U 7111b0c5-0004-4000-8000-000000000004 \
     -E hash_seed=7111b0c5-0004-4000-8000-00000000000a -d "$data" "$img/data.ext4" "$DATA_SIZE"
+clamp_times "$root" "$img/rootA.ext4"
+clamp_times "$data" "$img/data.ext4"
 sed -e "s/@BOOT_SIZE@/$BOOT_SIZE/" -e "s/@ROOT_SIZE@/$ROOT_SIZE/" -e "s/@IMAGE_NAME@/$NAME.img/" \
     "$HERE/genimage.cfg.in" > "$work/genimage.cfg"
 rm -rf "$work/genimage-tmp"
@@ -191,7 +214,7 @@ genimage --config "$work/genimage.cfg" --rootpath "$boot" --inputpath "$img" --o
 log "zstd"
 zstd -q -f -T0 -10 "$OUT/$NAME.img" -o "$OUT/$NAME.img.zst"
 (cd "$OUT" && sha256sum "$NAME.img" "$NAME.img.zst" > "$NAME.sha256")
-cp "$OUT/cache/base-$key.manifest.txt" "$OUT/$NAME.packages.txt"
+cp "$base.manifest.txt" "$OUT/$NAME.packages.txt"
 cp "$root/opt/tillbox/wheels.txt" "$OUT/$NAME.wheels.txt"
 rm -rf "$work"
 end=$(date +%s)

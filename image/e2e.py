@@ -92,17 +92,26 @@ def prepare_disk(image: Path, work: Path, size: str) -> Disk:
     return disk
 
 
-def boot_files(disk: Disk, work: Path) -> str:
-    """tillbox.toml onto the FAT; kernel and initrd out of it; the kernel command line as the Pi's,
-    with the serial console of qemu's virt machine."""
+def boot_files(disk: Disk, work: Path) -> None:
+    """tillbox.toml onto the FAT; kernel and initrd out of it (an update never changes them)."""
     toml = work / "tillbox.toml"
     toml.write_text(TILLBOX_TOML, encoding="utf-8")
     run("mcopy", "-o", "-i", disk.fat(), str(toml), "::tillbox.toml")
     run("mcopy", "-o", "-i", disk.fat(), "::vmlinuz", str(work / "vmlinuz"))
     run("mcopy", "-o", "-i", disk.fat(), "::initrd.img", str(work / "initrd.img"))
+
+
+def firmware_cmdline(disk: Disk) -> str:
+    """What the Pi's firmware does at every power-on: read cmdline.txt from the boot partition (so
+    an A/B switch written by the guest takes effect on the next boot), with the serial console of
+    qemu's virt machine."""
     cmdline = run("mtype", "-i", disk.fat(), "::cmdline.txt").stdout.replace("\r", " ").split()
     kept = [a for a in cmdline if not a.startswith(("console=", "quiet", "loglevel="))]
     return " ".join(["console=ttyAMA0", *kept, "loglevel=4"])
+
+
+def boot_file(disk: Disk, name: str) -> str:
+    return run("mtype", "-i", disk.fat(), f"::{name}").stdout.replace("\r", "")
 
 
 def debugfs(target: str, commands: list[str], write: bool = False) -> str:
@@ -121,37 +130,44 @@ def exists(target: str, path: str) -> bool:
     return "File not found" not in done.stderr and done.returncode == 0 and "Inode:" in done.stdout
 
 
-def inject(disk: Disk, dinero_env: str, staging: Path) -> None:
-    """The probe, its unit (enabled), the kiosk's test drop-in and the fake Dinero's address and
-    credentials (0600, root) into the copy's root A."""
-    root = disk.ext4(2)
-    files = {  # path in the guest: (source, mode)
+def probe_files(dinero_env: str = "") -> dict[str, tuple[Path | str, int]]:
+    """The probe, its unit, the kiosk's test drop-in and (for the day) the fake Dinero's address and
+    credentials (0600, root): path in the guest -> (source file or text, mode)."""
+    files: dict[str, tuple[Path | str, int]] = {
         f"{GUEST_DIR}/probe.py": (GUEST / "probe.py", 0o755),
         f"{GUEST_DIR}/sell_loop.py": (GUEST / "sell_loop.py", 0o644),
-        "/etc/tillbox-e2e/dinero.env": (None, 0o600),
         "/etc/systemd/system/tillbox-e2e.service": (GUEST / "tillbox-e2e.service", 0o644),
         "/etc/systemd/system/till-kiosk.service.d/zz-e2e.conf": (GUEST / "till-kiosk-e2e.conf", 0o644),
     }
-    commands = []
-    for directory in (GUEST_DIR, "/etc/tillbox-e2e", "/etc/systemd/system/till-kiosk.service.d",
-                      "/etc/systemd/system/multi-user.target.wants"):
+    if dinero_env:
+        files["/etc/tillbox-e2e/dinero.env"] = (dinero_env, 0o600)
+    return files
+
+
+def inject(root: str, files: dict[str, tuple[Path | str, int]], staging: Path,
+           enable: tuple[str, ...] = ("tillbox-e2e.service",)) -> None:
+    """Files (owned by root) into an ext4 root, their directories made, units enabled."""
+    commands: list[str] = []
+    wanted = {Path(f).parent for f in files} | {Path("/etc/systemd/system/multi-user.target.wants")}
+    for directory in sorted({str(p) for d in wanted for p in (d, *d.parents) if p != Path("/")}):
         if not exists(root, directory):
             commands.append(f"mkdir {directory}")
     for n, (guest_path, (source, mode)) in enumerate(files.items()):
         local = staging / f"file{n}"
-        if source is None:
-            local.write_text(dinero_env, encoding="utf-8")
-        else:
+        if isinstance(source, Path):
             shutil.copyfile(source, local)
+        else:
+            local.write_text(source, encoding="utf-8")
         local.chmod(mode)
         if exists(root, guest_path):
             commands.append(f"rm {guest_path}")
         commands += [f"write {local} {guest_path}", f"sif {guest_path} uid 0", f"sif {guest_path} gid 0"]
-    wants = "/etc/systemd/system/multi-user.target.wants/tillbox-e2e.service"
-    if not exists(root, wants):
-        commands.append(f"symlink {wants} /etc/systemd/system/tillbox-e2e.service")
+    wants = [f"/etc/systemd/system/multi-user.target.wants/{unit}" for unit in enable]
+    for link, unit in zip(wants, enable, strict=True):
+        if not exists(root, link):
+            commands.append(f"symlink {link} /etc/systemd/system/{unit}")
     debugfs(root, commands, write=True)
-    for guest_path in [*files, wants]:
+    for guest_path in [*files, *wants]:
         if not exists(root, guest_path):
             raise RuntimeError(f"debugfs did not write {guest_path}")
 
@@ -171,7 +187,7 @@ def read_back(disk: Disk, out: Path) -> None:
 class Guest:
     """One boot in qemu: the console is logged to a file and scanned for the probe's events."""
 
-    def __init__(self, work: Path, cmdline: str, phase: str, disk: Disk):
+    def __init__(self, work: Path, cmdline: str, phase: str, disk: Disk, sticks: tuple[Path, ...] = ()):
         self.console = (work / f"console-{phase}.log").open("w", encoding="utf-8", errors="replace")
         self.events: Queue[tuple[float, str, dict[str, Any]]] = Queue()
         cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "2048",
@@ -179,6 +195,7 @@ class Guest:
                "-kernel", str(work / "vmlinuz"), "-initrd", str(work / "initrd.img"),
                "-append", f"{cmdline} tillbox.e2e={phase}",
                "-drive", f"file={disk.path},if=virtio,format=raw",
+               *(a for stick in sticks for a in ("-drive", f"file={stick},if=virtio,format=raw,readonly=on")),
                "-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile="]
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -349,30 +366,20 @@ def boot_verify(work: Path, cmdline: str, disk: Disk, report: Report, timeout: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("image", type=Path, nargs="?", help="tillbox-<version>-arm64.img (default: the built one)")
-    p.add_argument("--work", type=Path, default=REPO / "build/image/e2e")
+    p = arguments(__doc__, "e2e")
     p.add_argument("--disk-size", default="4G")
     p.add_argument("--kill-after", type=float, default=float(os.environ.get("E2E_KILL_AFTER", "5")),
                    help="seconds of selling before the plug is pulled (plus up to 2 s at random)")
-    p.add_argument("--timeout", type=float, default=float(os.environ.get("E2E_TIMEOUT", "1500")),
-                   help="seconds each boot may take to reach its next step")
     args = p.parse_args(argv)
-    image = args.image or default_image()
-    if not image.is_file():
-        print(f"no image at {image}: run make image first", file=sys.stderr)
-        return 1
+    image, work = image_and_work(args)
     started = time.monotonic()
-    work: Path = args.work
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     report = Report()
     sys.path.insert(0, str(REPO))
     from tests.fakes.dinero import FakeDinero
 
     log(f"test copy of {image.name} in {work}")
     disk = prepare_disk(image, work, args.disk_size)
-    cmdline = boot_files(disk, work)
+    boot_files(disk, work)
     client_id, secret, api_key = "tillbox-e2e", secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     with FakeDinero(host="127.0.0.1") as fake, tempfile.TemporaryDirectory() as staging:
         fake.add_org(ORG, "Testbutikken ApS", pro=True)
@@ -381,13 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         log(f"fake Dinero on {fake.url}, the guest reaches it as {api}")
         env = (f"TILLBOX_E2E_API={api}\nTILLBOX_E2E_ORG={ORG}\nTILLBOX_DINERO_CLIENT_ID={client_id}\n"
                f"TILLBOX_DINERO_CLIENT_SECRET={secret}\nTILLBOX_DINERO_API_KEY={api_key}\n")
-        inject(disk, env, Path(staging))
-        day = boot_day(work, cmdline, disk, report, args.kill_after, args.timeout)
+        inject(disk.ext4(2), probe_files(env), Path(staging))
+        day = boot_day(work, firmware_cmdline(disk), disk, report, args.kill_after, args.timeout)
         check_dinero(report, fake, day.get("day") or {})
         for token in (secret, api_key, *fake.issued_tokens()):  # no secret on the console
             if token in (work / "console-day.log").read_text(errors="replace"):
                 report.check(False, "a Dinero secret appeared on the guest's console")
-    verify = boot_verify(work, cmdline, disk, report, args.timeout)
+    verify = boot_verify(work, firmware_cmdline(disk), disk, report, args.timeout)
     results = work / "results"
     try:
         read_back(disk, results)
@@ -403,6 +410,28 @@ def main(argv: list[str] | None = None) -> int:
     if report.ok:
         disk.path.unlink()  # 4 GiB sparse; kept when something failed, for a look with debugfs
     return 0 if report.ok else 1
+
+
+def arguments(doc: str | None, work: str) -> argparse.ArgumentParser:
+    """The options every image e2e script takes: the image, its work directory, the boot timeout."""
+    p = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    p.add_argument("image", type=Path, nargs="?", help="tillbox-<version>-arm64.img (default: the built one)")
+    p.add_argument("--work", type=Path, default=REPO / "build/image" / work)
+    p.add_argument("--timeout", type=float, default=float(os.environ.get("E2E_TIMEOUT", "1500")),
+                   help="seconds each boot may take to reach its next step")
+    return p
+
+
+def image_and_work(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The image to test (default: the built one) and an emptied work directory; exit 1 (saying
+    why) when there is no image."""
+    image: Path = args.image or default_image()
+    if not image.is_file():
+        print(f"no image at {image}: run make image first", file=sys.stderr)
+        raise SystemExit(1)
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    return image, args.work
 
 
 def default_image() -> Path:

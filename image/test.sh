@@ -7,7 +7,9 @@
 # first boot done and the data partition grown, root read-only, till-kiosk and till-uploader
 # active, SSH off, no failed units. The kiosk uses SDL's offscreen driver (virt has no display).
 # The fuller end-to-end checks (screenshot, a day closed into a fake Dinero, a power cut in a sale)
-# go into image/e2e.sh when that exists; it is run from here with the booted image's path.
+# are image/e2e.sh, run from here with the image's path (IMAGE_E2E=0: the smoke boot only).
+# Variables: IMG (default: the built image), KERNEL and INITRD (their names on the boot partition),
+# DISK_SIZE (the copy's size, like an SD card's: 6G), TIMEOUT.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -19,14 +21,15 @@ source "$HERE/common.sh"
 
 VERSION=$("$PY" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' \
     "$REPO/pyproject.toml")
-IMG="$OUT/tillbox-$VERSION-arm64.img"
+IMG=${IMG:-$OUT/tillbox-$VERSION-arm64.img}
+KERNEL=${KERNEL:-vmlinuz} INITRD=${INITRD:-initrd.img}  # kernel8.img, initramfs8 for Raspberry Pi OS
 [[ -s "$IMG" ]] || { echo "no image at $IMG: run make image first" >&2; exit 1; }
 command -v qemu-system-aarch64 >/dev/null || { echo "apt-get install qemu-system-arm" >&2; exit 1; }
 
 t="$OUT/test"
 rm -rf "$t"; mkdir -p "$t/mnt"
 cp --sparse=always "$IMG" "$t/disk.img"
-truncate -s 6G "$t/disk.img"
+truncate -s ">${DISK_SIZE:-6G}" "$t/disk.img"  # never smaller than the image
 boot_off=$(( $(sfdisk -J "$t/disk.img" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["start"])') * 512 ))
 cat > "$t/tillbox.toml" <<'TOML'
 [shop]
@@ -37,8 +40,8 @@ address = "Testvej 1, 4000 Roskilde"
 relay_url = "https://pair.example.test"
 TOML
 mcopy -o -i "$t/disk.img@@$boot_off" "$t/tillbox.toml" ::tillbox.toml
-mcopy -o -i "$t/disk.img@@$boot_off" ::vmlinuz "$t/vmlinuz"
-mcopy -o -i "$t/disk.img@@$boot_off" ::initrd.img "$t/initrd.img"
+mcopy -o -i "$t/disk.img@@$boot_off" "::$KERNEL" "$t/vmlinuz"
+mcopy -o -i "$t/disk.img@@$boot_off" "::$INITRD" "$t/initrd.img"
 cmdline=$(mtype -i "$t/disk.img@@$boot_off" ::cmdline.txt | tr -d '\r\n' \
     | sed -e 's/console=[^ ]*//g' -e 's/ quiet//' -e 's/loglevel=3/loglevel=4/')
 

@@ -275,6 +275,109 @@ def phase_verify() -> None:
     say("verify", **result)
 
 
+# --- A/B updates (image/e2e_ab.py) -------------------------------------------------------------
+STICK_LABEL = "TILLUPDATE"
+MARKER = Path("/etc/tillbox-e2e/release")  # written into the test's update images only
+AB_SALE = {"cashier": "anna", "lines": [{"sku": "MILK"}, {"sku": "BREAD"}],
+           "payments": [{"type": "card", "amount": "34.95", "brand": "Visa"}]}
+
+
+def ab_state() -> dict[str, Any]:
+    """Which slot runs, what tillbox-ab.txt and cmdline.txt say, which root this is, the trial's
+    log line."""
+    status = subprocess.run(["/usr/local/sbin/tillbox-ab", "status"], capture_output=True, text=True)
+    cmdline = Path("/boot/firmware/cmdline.txt").read_text(encoding="utf-8")
+    trial = subprocess.run(["journalctl", "-b", "-u", "tillbox-ab-trial", "-o", "cat", "--no-pager"],
+                           capture_output=True, text=True).stdout
+    return {"status": status.stdout.strip() or status.stderr.strip(),
+            "cmdline_root": next((a for a in cmdline.split() if a.startswith("root=")), ""),
+            "release": MARKER.read_text(encoding="utf-8").strip() if MARKER.exists() else "as built",
+            "version": Path("/etc/tillbox-version").read_text(encoding="utf-8").strip(),
+            "trial_log": [ln for ln in trial.splitlines() if ln.startswith("slot ")]}
+
+
+def receipts_state() -> dict[str, Any]:
+    done = subprocess.run(as_user(VENV_PY, str(SELL_LOOP), DATA, "state"), capture_output=True, text=True,
+                          cwd="/")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return {"error": done.stderr.strip()[-400:]}
+
+
+def wait_boot_ok(timeout: float = 300) -> dict[str, str]:
+    """tillbox-boot-ok ends once it has marked the slot good (or given up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["systemctl", "show", "-p", "ActiveState", "-p", "Result", "tillbox-boot-ok"],
+                             capture_output=True, text=True).stdout
+        values = dict(ln.split("=", 1) for ln in out.splitlines() if "=" in ln)
+        if values.get("ActiveState") not in ("active", "activating") or time.monotonic() > deadline:
+            return values
+        time.sleep(2)
+
+
+def update_from_stick() -> dict[str, Any]:
+    """What an installer does: plug in a stick with the new .img.zst, run tillbox-update, and
+    meanwhile the till keeps selling."""
+    stick, mnt = Path(f"/dev/disk/by-label/{STICK_LABEL}"), Path("/run/tillbox-stick")
+    mnt.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-o", "ro", str(stick), str(mnt)], check=True, capture_output=True)
+    try:
+        image = next(iter(sorted(mnt.glob("*.img.zst"))))
+        started = time.monotonic()
+        proc = subprocess.Popen(["/usr/local/sbin/tillbox-update", str(image)], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        time.sleep(5)
+        _code, during = till("sell", "--json-in", "-", stdin=json.dumps(AB_SALE))
+        output = proc.communicate()[0]
+        return {"returncode": proc.returncode, "output": output.strip()[-600:], "image": image.name,
+                "seconds": round(time.monotonic() - started, 1),
+                "sold_during_update": (during or {}).get("receipt_number")}
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def phase_ab(step: str) -> None:
+    """ab-update: set the shop up (first boot), sell, update from the stick, reboot.
+    ab-check: after an update or a fall-back, the slot is marked good (or not), the journal
+    verifies and every sale is there; then sell, and update again from the stick (`ab-check-update`)
+    or power off. ab-trial: a trial of a root whose kiosk never comes up: say what the slots are
+    and let tillbox-boot-ok give up and reboot."""
+    if step == "ab-trial":
+        result = {**ab_state(), "kiosk": unit_state("till-kiosk"), "uptime_s": uptime()}
+        save("ab-trial", result)
+        say("ab-trial", **result)
+        return
+    frame = first_frame(step)
+    say("first-frame", **frame)
+    result: dict[str, Any] = {"frame": frame}
+    if step == "ab-update":
+        result["shop"] = set_up_shop()
+        for _ in range(3):
+            till("sell", "--json-in", "-", stdin=json.dumps(AB_SALE))
+    else:
+        result["boot_ok"] = wait_boot_ok()
+        code, verified = till("journal", "verify", check=False)
+        result["journal"] = {"returncode": code, "verify": verified}
+        result["units"] = {u: unit_state(u) for u in ("till-kiosk", "till-uploader")}
+    result.update(ab_state())
+    result["receipts"] = receipts_state()
+    say("ab-checked", **result)
+    if step in ("ab-update", "ab-check-update"):
+        result["update"] = update_from_stick()
+        result["after_update"] = ab_state()
+        result["receipts_after_update"] = receipts_state()
+        say("ab-updated", **result["update"])
+    save(step, result)
+    save_journal(step)
+    subprocess.run(["sync"])
+    if step == "ab-check":
+        subprocess.run(["systemctl", "--no-block", "poweroff"])
+    elif result.get("update", {}).get("returncode") == 0:
+        subprocess.run(["systemctl", "--no-block", "reboot"])
+
+
 def main() -> int:
     cmdline = Path("/proc/cmdline").read_text().split()
     phase = next((a.split("=", 1)[1] for a in cmdline if a.startswith("tillbox.e2e=")), "")
@@ -284,6 +387,8 @@ def main() -> int:
             phase_day()
         elif phase == "verify":
             phase_verify()
+        elif phase.startswith("ab-"):
+            phase_ab(phase)
     except Exception as exc:  # the host is waiting: tell it rather than leave it to its timeout
         say("error", phase=phase, error=f"{type(exc).__name__}: {exc}")
         raise

@@ -7,10 +7,12 @@ A/B switch that points at the wrong slot, a unit the image enables that systemd/
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -216,6 +218,70 @@ def test_ab_copies_exactly_the_images_root_partition(tmp_path: Path, monkeypatch
     image.write_bytes(b"\0" * 1024)
     with pytest.raises(ab.SlotError, match="no MBR"):
         ab.copy_root(image, target)
+
+
+def _sysfs(tmp_path: Path) -> Path:
+    """/sys as the kernel shows an SD card (mmcblk0, four partitions) and a USB stick carrying a
+    Tillbox image written raw (sda: the same partition ids, which is why slots are not found by id)."""
+    sysfs = tmp_path / "sys"
+    for disk, parts, major in (("mmcblk0", ["mmcblk0p1", "mmcblk0p2", "mmcblk0p3", "mmcblk0p4"], 179),
+                               ("sda", ["sda1", "sda2", "sda3", "sda4"], 8)):
+        for n, name in enumerate(parts, 1):
+            d = sysfs / "devices/platform/block" / disk / name
+            d.mkdir(parents=True)
+            (d / "partition").write_text(f"{n}\n")
+            link = sysfs / "dev/block" / f"{major}:{n}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(d)
+    return sysfs
+
+
+def test_ab_slots_are_partitions_of_the_disk_the_root_runs_from(tmp_path: Path) -> None:
+    sysfs = _sysfs(tmp_path)
+    on_card = os.makedev(179, 2)  # running from mmcblk0p2 (slot a)
+    assert ab.partition_device("b", on_card, sysfs) == Path("/dev/mmcblk0p3")
+    assert ab.partition_device("a", os.makedev(179, 3), sysfs) == Path("/dev/mmcblk0p2")
+    assert ab.partition_device("b", os.makedev(8, 2), sysfs) == Path("/dev/sda3")  # booted off the stick
+    (sysfs / "devices/platform/block/mmcblk0/mmcblk0p3/partition").unlink()
+    with pytest.raises(ab.SlotError, match="no partition 3"):
+        ab.partition_device("b", on_card, sysfs)
+    whole = sysfs / "devices/platform/block/vda"
+    whole.mkdir()
+    (sysfs / "dev/block/254:0").symlink_to(whole)
+    with pytest.raises(ab.SlotError, match="not on a partition"):
+        ab.partition_device("b", os.makedev(254, 0), sysfs)
+
+
+def _ext4_of(tree: Path, out: Path, clamp: bool) -> bytes:
+    env = {**os.environ, "E2FSPROGS_FAKE_TIME": "1700000000", "SOURCE_DATE_EPOCH": "1700000000"}
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-U", "7111b0c5-0002-4000-8000-000000000002",
+                    "-E", "hash_seed=7111b0c5-0002-4000-8000-00000000000a", "-d", str(tree), str(out), "8M"],
+                   check=True, env=env, capture_output=True)
+    if clamp:
+        subprocess.run(["bash", "-c", f'source {IMAGE}/common.sh && clamp_times "$1" "$2"', "-", str(tree), str(out)],
+                       check=True, env=env)
+    return out.read_bytes()
+
+
+@pytest.mark.skipif(not shutil.which("mke2fs") or not shutil.which("debugfs"), reason="needs e2fsprogs")
+def test_the_same_tree_gives_the_same_file_system_bytes(tmp_path: Path) -> None:
+    """mke2fs -d copies each file's change time, which is when the build made it; the build's
+    clamp_times sets it (and access and creation times) to SOURCE_DATE_EPOCH."""
+    trees = []
+    for n in (1, 2):  # the same content, made a second apart
+        tree = tmp_path / f"tree{n}"
+        (tree / "etc/with space").mkdir(parents=True)
+        (tree / "etc/with space/file").write_text("same\n")
+        (tree / "etc/hostname").write_text("tillbox\n")
+        (tree / "etc/link").symlink_to("hostname")
+        for f in [tree, *tree.rglob("*")]:
+            os.utime(f, (1700000000, 1700000000), follow_symlinks=False)
+        trees.append(tree)
+        time.sleep(1.1)
+    plain = [_ext4_of(t, tmp_path / f"plain{n}.ext4", clamp=False) for n, t in enumerate(trees)]
+    assert plain[0] != plain[1]  # what the clamp is for
+    clamped = [_ext4_of(t, tmp_path / f"clamped{n}.ext4", clamp=True) for n, t in enumerate(trees)]
+    assert clamped[0] == clamped[1]
 
 
 SCRIPTS = sorted([*IMAGE.glob("*.sh"), *(IMAGE / "rootfs/usr/local/sbin").iterdir()])

@@ -127,7 +127,8 @@ def test_disk_handling_on_a_small_image(tmp_path: Path) -> None:
     work.mkdir()
     disk = e2e.prepare_disk(image, work, "64M")
     assert disk.path.stat().st_size == 64 << 20 and set(disk.starts) == {1, 2, 3, 4}
-    cmdline = e2e.boot_files(disk, work)
+    e2e.boot_files(disk, work)
+    cmdline = e2e.firmware_cmdline(disk)
     assert cmdline.split()[0] == "console=ttyAMA0" and "console=tty3" not in cmdline and "quiet" not in cmdline
     assert "root=PARTUUID=7111b0c5-02" in cmdline
     assert (work / "vmlinuz").read_bytes() == b"kernel"
@@ -135,9 +136,10 @@ def test_disk_handling_on_a_small_image(tmp_path: Path) -> None:
     assert 'cvr = "12345678"' in toml
     staging = tmp_path / "staging"
     staging.mkdir()
-    e2e.inject(disk, "TILLBOX_E2E_API=http://10.0.2.2:1\n", staging)
-    e2e.inject(disk, "TILLBOX_E2E_API=http://10.0.2.2:2\n", staging)  # again: replaces, no error
     root = disk.ext4(2)
+    e2e.inject(root, e2e.probe_files("TILLBOX_E2E_API=http://10.0.2.2:1\n"), staging)
+    e2e.inject(root, e2e.probe_files("TILLBOX_E2E_API=http://10.0.2.2:2\n"), staging)  # again: replaces
+    e2e.inject(root, {"/etc/a/b/c/deep.conf": ("x=1\n", 0o644)}, staging, enable=())  # parents made
 
     def cat(path: str) -> str:
         return subprocess.run(["debugfs", "-R", f"cat {path}", root], capture_output=True, text=True).stdout
@@ -151,6 +153,7 @@ def test_disk_handling_on_a_small_image(tmp_path: Path) -> None:
     link = subprocess.run(["debugfs", "-R", "stat /etc/systemd/system/multi-user.target.wants/tillbox-e2e.service",
                            root], capture_output=True, text=True).stdout
     assert 'Fast link dest: "/etc/systemd/system/tillbox-e2e.service"' in link
+    assert cat("/etc/a/b/c/deep.conf") == "x=1\n"
     check = subprocess.run(["e2fsck", "-fn", root], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     e2e.read_back(disk, tmp_path / "results")
@@ -211,3 +214,22 @@ def test_the_guest_day_against_the_fake_dinero(tmp_path: Path) -> None:
     verify = subprocess.run([env["TILLBOX_E2E_TILL"], "--json", "--data", str(tmp_path / "data"), "journal",
                              "verify"], capture_output=True, text=True, env=env)
     assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True
+
+
+@needs_disk_tools
+def test_the_ab_harness_boots_what_cmdline_txt_names(tmp_path: Path) -> None:
+    """e2e_ab.py plays the Pi firmware: each power-on boots the root that cmdline.txt names now."""
+    e2e = load(IMAGE / "e2e.py", "image_e2e")
+    sys.path.insert(0, str(IMAGE))  # e2e_ab imports e2e as a sibling, as when run as a script
+    try:
+        ab = load(IMAGE / "e2e_ab.py", "image_e2e_ab")
+    finally:
+        sys.path.remove(str(IMAGE))
+    disk = e2e.prepare_disk(make_disk(tmp_path), tmp_path, "64M")
+    (tmp_path / "ab.txt").write_text("good=a\ntrying=b\n")
+    (tmp_path / "cmdline.txt").write_text("console=tty3 root=PARTUUID=7111b0c5-03 ro rootwait\n")
+    for name in ("ab.txt", "cmdline.txt"):
+        target = "tillbox-ab.txt" if name == "ab.txt" else name
+        subprocess.run(["mcopy", "-o", "-i", disk.fat(), str(tmp_path / name), f"::{target}"], check=True)
+    assert ab.slots_on_card(disk) == {"root": "03", "good": "a", "trying": "b"}
+    assert "root=PARTUUID=7111b0c5-03" in e2e.firmware_cmdline(disk)

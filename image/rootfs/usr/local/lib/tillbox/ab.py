@@ -77,8 +77,18 @@ def cmdline_for(cmdline: str, slot: str) -> str:
     return ROOT_RE.sub(f"root=PARTUUID={DISK_ID}-0{SLOTS[slot]}", cmdline)
 
 
-def partition_device(slot: str) -> Path:
-    return Path(f"/dev/disk/by-partuuid/{DISK_ID}-0{SLOTS[slot]}")
+def partition_device(slot: str, root_dev: int | None = None, sysfs: Path = Path("/sys")) -> Path:
+    """The slot's partition on the disk the running root is on. Not /dev/disk/by-partuuid: a USB
+    stick with a Tillbox image written to it raw carries the very same partition ids."""
+    dev = os.stat("/").st_dev if root_dev is None else root_dev
+    running = (sysfs / "dev/block" / f"{os.major(dev)}:{os.minor(dev)}").resolve()
+    if not (running / "partition").is_file():
+        raise SlotError(f"the root file system is not on a partition ({running.name})")
+    for child in sorted(running.parent.iterdir()):
+        number = child / "partition"
+        if number.is_file() and number.read_text().strip() == str(SLOTS[slot]):
+            return Path("/dev") / child.name
+    raise SlotError(f"the boot disk {running.parent.name} has no partition {SLOTS[slot]} for slot {slot}")
 
 
 class Boot:
