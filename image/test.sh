@@ -36,6 +36,9 @@ cat > "$t/tillbox.toml" <<'TOML'
 name = "Testbutikken"
 cvr = "12345678"
 address = "Testvej 1, 4000 Roskilde"
+[wifi]
+ssid = "Testbutik-net"
+psk = "e2e-wifi-key-7351"
 [dinero]
 relay_url = "https://pair.example.test"
 TOML
@@ -96,7 +99,11 @@ mount -o ro "${loop}p4" "$t/mnt"
 rm -rf "$t/probe"; cp -a "$t/mnt/probe" "$t/probe" 2>/dev/null || { echo "FAIL: the probe left nothing" >&2; exit 1; }
 [[ -s "$t/probe/units" ]] || { echo "FAIL: the probe did not finish (see $t/console.log)" >&2; exit 1; }
 [[ -e "$t/mnt/system/firstboot.done" ]] && echo "firstboot.done present" > "$t/probe/firstboot"
+wifi_conf="$t/mnt/system/wpa_supplicant-wlan0.conf"
+if [[ $(stat -c %a "$wifi_conf" 2>/dev/null) == 600 ]] && grep -q 'psk="e2e-wifi-key-7351"' "$wifi_conf"; then
+    echo "kept on the data partition, 0600" > "$t/probe/wifi-kept"; fi
 umount "$t/mnt"
+mtype -i "$t/disk.img@@$boot_off" ::tillbox.toml > "$t/probe/tillbox.toml.after"
 
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
@@ -112,6 +119,9 @@ check "ssh off (no key given)" '! grep -q "^ssh active" $t/probe/units'
 check "kiosk drew its first frame (PNG)" '[[ -s $t/probe/first-frame.png ]]'
 check "signing key created" 'grep -qx keys $t/probe/till-data'
 check "no failed units" '[[ ! -s $t/probe/failed ]]'
+check "Wi-Fi key kept on the data partition (0600)" '[[ -e $t/probe/wifi-kept ]]'
+check "Wi-Fi key taken off the card's tillbox.toml" '! grep -q e2e-wifi-key $t/probe/tillbox.toml.after \
+    && grep -q "^ssid = \"Testbutik-net\"" $t/probe/tillbox.toml.after'
 cat "$t/probe/units" "$t/probe/failed" "$t/probe/analyze" "$t/probe/first-frame" "$t/probe/firstboot.error" \
     2>/dev/null | sed 's/^/  /'
 if [[ -x "$HERE/e2e.sh" && ${IMAGE_E2E:-1} != 0 ]]; then  # IMAGE_E2E=0: the smoke boot only

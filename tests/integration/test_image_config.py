@@ -188,6 +188,26 @@ def test_ab_a_trial_that_never_came_up_is_dropped(tmp_path: Path) -> None:
         ab.State.parse("good=c\n")
 
 
+def test_first_boot_takes_the_wifi_key_off_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (IMAGE / "boot/tillbox.toml").read_text()
+    assert firstboot.without_wifi_key(text) is None  # the template has no key
+    mine = ('[shop]\nname = "Butik"\n\n[wifi]\nssid = "Butik-net"\npsk = "hemmelig-kode-42"  # the key\n'
+            'country = "DK"\n[dinero]\nrelay_url = "https://pair.example"\n')
+    scrubbed = firstboot.without_wifi_key(mine)
+    assert scrubbed is not None and "hemmelig" not in scrubbed and firstboot.SCRUBBED in scrubbed
+    assert 'ssid = "Butik-net"' in scrubbed and 'relay_url = "https://pair.example"' in scrubbed
+    assert firstboot.without_wifi_key(scrubbed) is None  # nothing left to take out
+    # a psk this cannot take out on one line is left alone rather than half removed
+    assert firstboot.without_wifi_key('[wifi]\nssid = "x"\npsk = """hemmelig\nkode"""\n') is None
+    # written to the boot partition the one way the image writes there (ab.Boot), atomically
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "tillbox.toml").write_text(mine)
+    monkeypatch.setattr(firstboot, "BOOT_TOML", boot / "tillbox.toml")
+    firstboot.scrub_wifi_key(mine, remount=False)  # the image remounts /boot/firmware rw for the write
+    assert (boot / "tillbox.toml").read_text() == scrubbed and not list(boot.glob("*.new"))
+
+
 def _mbr_image(path: Path, root: bytes, start_sector: int = 8) -> None:
     mbr = bytearray(512)
     entry = bytearray(16)

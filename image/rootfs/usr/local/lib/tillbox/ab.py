@@ -105,13 +105,17 @@ class Boot:
         return (self.path / "cmdline.txt").read_text()
 
     def write(self, state: State, cmdline: str) -> None:
+        # cmdline.txt last: it is what the firmware acts on.
+        self.replace((STATE_FILE, state.render()), ("cmdline.txt", cmdline))
+
+    def replace(self, *files: tuple[str, str]) -> None:
+        """Replace whole files, in order, each one atomically (written aside, synced, renamed)."""
         if self.remount:
             subprocess.run(["mount", "-o", "remount,rw", str(self.path)], check=True)
         try:
-            # cmdline.txt last: it is what the firmware acts on.
-            for name, text in ((STATE_FILE, state.render()), ("cmdline.txt", cmdline)):
+            for name, text in files:
                 tmp = self.path / (name + ".new")
-                with open(tmp, "w") as f:
+                with open(tmp, "w", encoding="utf-8") as f:
                     f.write(text)
                     f.flush()
                     os.fsync(f.fileno())

@@ -214,6 +214,45 @@ def set_relay(cfg: Config) -> None:
         raise RuntimeError(f"saving the relay URL failed: {done.stderr.strip()[-400:]}")
 
 
+SCRUBBED = "# psk: moved into the till at first boot and removed from this card"
+
+
+def without_wifi_key(text: str) -> str | None:
+    """tillbox.toml with [wifi] psk taken out (the card's FAT can be read by anyone holding it), or
+    None when it has no key, or one this cannot take out on a single line."""
+    lines, section, found = text.splitlines(keepends=True), "", False
+    for i, line in enumerate(lines):
+        head = re.match(r"\s*\[\s*([A-Za-z_]+)\s*\]", line)
+        if head:
+            section = head.group(1)
+        elif section == "wifi" and re.match(r"\s*psk\s*=", line):
+            lines[i], found = SCRUBBED + ("\n" if line.endswith("\n") else ""), True
+    if not found:
+        return None
+    scrubbed = "".join(lines)
+    try:
+        before, after = tomllib.loads(text), tomllib.loads(scrubbed)
+    except tomllib.TOMLDecodeError:
+        return None
+    before.get("wifi", {}).pop("psk", None)
+    return scrubbed if before == after else None  # the key gone, and nothing else changed
+
+
+def scrub_wifi_key(text: str, remount: bool = True) -> None:
+    """After a first boot that went through: the Wi-Fi key lives on in /data/system (root only)."""
+    scrubbed = without_wifi_key(text)
+    if scrubbed is None:
+        return
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ab import Boot  # the one way to write to the boot partition
+    try:
+        Boot(BOOT_TOML.parent, remount).replace((BOOT_TOML.name, scrubbed))
+        print("tillbox-firstboot: the Wi-Fi key was removed from tillbox.toml", flush=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"tillbox-firstboot: could not remove the Wi-Fi key from tillbox.toml: {exc}",
+              file=sys.stderr, flush=True)
+
+
 def main() -> int:
     SYSTEM.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
@@ -235,6 +274,7 @@ def main() -> int:
     ERROR_FILE.unlink(missing_ok=True)
     MARKER.write_text("done\n")
     print("tillbox-firstboot: done", flush=True)
+    scrub_wifi_key(text)  # only now: a retried first boot still needs the key
     return 0
 
 
