@@ -21,7 +21,7 @@ from .dinero.errors import DineroError
 from .domain.catalog import CatalogError
 from .domain.money import MoneyError, format_dkk, format_kroner, parse_kroner
 from .domain.roles import PermissionDenied
-from .services import cash, checkout, closing, selling, setup
+from .services import cash, checkout, closing, payment_types, selling, setup
 from .services.devices import DeviceError
 from .services.labels import LabelError
 from .services.till import AuthError, Till, data_dir, open_till
@@ -97,6 +97,9 @@ def cmd_cashier(args: argparse.Namespace, till: Till) -> Any:
 
 def cmd_sell(args: argparse.Namespace, till: Till) -> Any:
     request = _read_json(args.json_in)
+    off = payment_types.switched_off(till, request.get("payments"))
+    if off:
+        raise CliError(f"payment type(s) switched off in Settings: {', '.join(off)}")
     with counter(till) as (devices, queue):
         return checkout.complete_sale(till, devices, queue, request)
 

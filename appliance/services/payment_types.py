@@ -54,6 +54,15 @@ def enabled_types(till: Till) -> list[str]:
     return _ordered([*ALWAYS_ON, *(t for t in stored if t in ALL_TYPES)])
 
 
+def switched_off(till: Till, payments: object) -> list[str]:
+    """The types among a sale request's payments that the till does not take now (the kiosk only
+    offers the enabled ones; this is for requests from elsewhere, such as `till sell`)."""
+    if not isinstance(payments, list):
+        return []
+    wanted = {p.get("type") for p in payments if isinstance(p, dict)}
+    return [t for t in ALL_TYPES if t in wanted and t not in enabled_types(till)]
+
+
 def set_enabled_types(till: Till, types: Iterable[str], who: str) -> list[str]:
     """Save the whole set (checked: known types, cash included); journalled when it changes."""
     wanted = list(types)

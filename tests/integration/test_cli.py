@@ -152,6 +152,28 @@ def test_bad_sales_exit_non_zero_and_write_no_sale(shop: Path, body: dict, needl
     assert _receipts(shop) == before
 
 
+def test_a_payment_type_switched_off_is_refused(shop: Path) -> None:
+    """Settings switch a tender off for the kiosk; `till sell` holds to it too and writes nothing."""
+    from appliance.services.payment_types import set_enabled_types
+    from appliance.services.till import open_till
+
+    def set_types(types: list[str]) -> None:
+        with open_till(shop) as t:
+            set_enabled_types(t, types, "bo")
+    set_types(["cash", "card"])
+    try:
+        before = _receipts(shop)
+        body = {"cashier": "anna", "lines": [{"sku": "MILK"}],
+                "payments": [{"type": "mobilepay", "amount": "12.95"}]}
+        proc = till(shop, "sell", "--json-in", "-", stdin=json.dumps(body))
+        assert proc.returncode == 1 and "switched off in Settings: mobilepay" in proc.stderr
+        assert _receipts(shop) == before
+        body["payments"] = [{"type": "card", "amount": "12.95"}]
+        assert ok(till(shop, "sell", "--json-in", "-", stdin=json.dumps(body)))["total"] == "12.95"
+    finally:
+        set_types(["cash", "card", "mobilepay", "manual_card", "gift_voucher"])
+
+
 def test_garbage_json_input(shop: Path) -> None:
     proc = till(shop, "sell", "--json-in", "-", stdin="{not json")
     assert proc.returncode == 1 and "cannot read JSON" in proc.stderr
