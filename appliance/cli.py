@@ -22,8 +22,9 @@ from .domain.catalog import CatalogError
 from .domain.money import MoneyError, format_dkk, format_kroner, parse_kroner
 from .domain.roles import PermissionDenied
 from .services import cash, checkout, closing, payment_types, selling, setup
-from .services.devices import DeviceError
+from .services.devices import DeviceError, open_devices
 from .services.labels import LabelError
+from .services.reconciliation import reconcile_before_close
 from .services.till import AuthError, Till, data_dir, open_till
 from .store import catalog, settings
 from .store.db import StoreError
@@ -140,6 +141,16 @@ def cmd_report(args: argparse.Namespace, till: Till) -> Any:
 
 
 def cmd_close_day(args: argparse.Namespace, till: Till) -> Any:
+    """Reconciles an integrated card terminal first, as the kiosk's end of day does, so the Z holds
+    it; a terminal that does not answer is reported and the day is closed anyway."""
+    _counts, counted, bank = closing.close_amounts(args.counted_cash, args.to_bank, args.denominations)
+    devices = open_devices(till, ("terminal",))
+    try:
+        _rec, why_not = reconcile_before_close(till, devices.terminal, args.cashier, counted, bank)
+    finally:
+        devices.close()
+    if why_not is not None:
+        print(f"warning: {why_not}; the Z says the reconciliation is missing", file=sys.stderr)
     report = closing.close_day(till, args.counted_cash, args.to_bank, args.denominations,
                                args.cashier)
     return _maybe_print(args, till, report, closing.z_journal_nr(till, report["z_number"]))

@@ -107,13 +107,9 @@ def parse_denominations(text: str) -> dict[int, int]:
     return counts
 
 
-def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
-              denominations: str | None = None, cashier_id: str = "system",
-              render_pdf: bool = True, transfer: bool | None = None) -> dict:
-    """Count, report, journal and close: one Z per business day, numbered without gaps.
-
-    `transfer` queues the Z for Dinero (True) or not (False) for this close only; None follows the
-    shop's setting (meta dinero.auto_transfer, on by default). An unsent Z can be sent later."""
+def close_amounts(counted_cash: str | None, to_bank: str | None = None,
+                  denominations: str | None = None) -> tuple[dict[int, int] | None, int, int]:
+    """(denominations, counted, to the bank) in øre, checked as a close needs them."""
     counts = parse_denominations(denominations) if denominations else None
     try:
         counted = parse_kroner(counted_cash) if counted_cash is not None else None
@@ -131,6 +127,17 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
         raise CloseError("amounts cannot be negative")
     if bank > counted:
         raise CloseError("cannot take more to the bank than was counted")
+    return counts, counted, bank
+
+
+def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
+              denominations: str | None = None, cashier_id: str = "system",
+              render_pdf: bool = True, transfer: bool | None = None) -> dict:
+    """Count, report, journal and close: one Z per business day, numbered without gaps.
+
+    `transfer` queues the Z for Dinero (True) or not (False) for this close only; None follows the
+    shop's setting (meta dinero.auto_transfer, on by default). An unsent Z can be sent later."""
+    counts, counted, bank = close_amounts(counted_cash, to_bank, denominations)
     who = till.acting(cashier_id)
     with transaction(till.conn):
         ctx, after = _context(till, "Z", counted, counts, bank)

@@ -34,7 +34,11 @@ def ok(proc: subprocess.CompletedProcess) -> object:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("cli") / "shop"
+    return make_shop(tmp_path_factory.mktemp("cli") / "shop")
+
+
+def make_shop(data: Path) -> Path:
+    """A shop set up through the CLI only: catalogue, accounts, a cashier and a manager."""
     ok(till(data, "init", "--shop-name", "Købmand Hansen", "--cvr", "12345678",
             "--address", "Hovedgaden 1, 4000 Roskilde", "--register-id", "K1"))
     csv = data.parent / "catalog.csv"
@@ -172,6 +176,27 @@ def test_a_payment_type_switched_off_is_refused(shop: Path) -> None:
         assert ok(till(shop, "sell", "--json-in", "-", stdin=json.dumps(body)))["total"] == "12.95"
     finally:
         set_types(["cash", "card", "mobilepay", "manual_card", "gift_voucher"])
+
+
+def test_close_day_reconciles_the_card_terminal_first(tmp_path: Path) -> None:
+    """As at the kiosk: the terminal's totals go into the Z. The simulated terminal never charged
+    this card sale (it was only recorded), so the Z shows the difference."""
+    data = make_shop(tmp_path / "shop")
+    spec = json.dumps({"kind": "sim", "dir": str(tmp_path / "sim-terminal")})
+    ok(till(data, "hw", "set", "terminal", spec))
+    body = {"cashier": "anna", "lines": [{"sku": "MILK"}],
+            "payments": [{"type": "card", "amount": "12.95", "brand": "Visa"}]}
+    ok(till(data, "sell", "--json-in", "-", stdin=json.dumps(body)))
+    # more to the bank than counted: refused before the terminal is asked, so nothing is journalled
+    refused = till(data, "close-day", "--counted-cash", "10.00", "--to-bank", "20.00")
+    assert refused.returncode == 1 and "more to the bank" in refused.stderr
+    with sqlite3.connect(data / "till.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM journal WHERE kind = 'terminal_reconciliation'").fetchone()[0] == 0
+    z = ok(till(data, "close-day", "--counted-cash", "0.00"))
+    rec = z["terminal_reconciliation"]
+    assert rec["expected"] is True and rec["missing"] is False and len(rec["reconciliations"]) == 1
+    [row] = rec["reconciliations"][0]["rows"]
+    assert row["brand"] == "Visa" and row["difference"] == "-12.95" and row["agrees"] is False
 
 
 def test_garbage_json_input(shop: Path) -> None:

@@ -13,7 +13,12 @@ import pytest
 
 from appliance.services import payments
 from appliance.services.closing import close_day
-from appliance.services.reconciliation import NO_ANSWER, ReconciliationError, reconcile_terminal
+from appliance.services.reconciliation import (
+    NO_ANSWER,
+    ReconciliationError,
+    reconcile_before_close,
+    reconcile_terminal,
+)
 from appliance.services.selling import refund, sell
 from drivers.terminal.client import TerminalClient
 from drivers.terminal.messages import ReconciliationResult
@@ -171,3 +176,22 @@ def test_a_card_given_back_before_any_sale_agrees_in_counts_and_money(till, term
     assert result["agreed"], result["rows"]
     brand = next(r for r in result["rows"] if r["brand"] == voided.brand)
     assert brand["till"]["refunds"] == brand["terminal"]["refunds"] == 1
+
+
+def test_a_close_reconciles_only_when_it_can_go_through(till, terminal, tmp_path: Path) -> None:
+    """A reconciliation starts the terminal's next period: one made for a close that then fails
+    would leave the real close an empty one."""
+    _sim, client = terminal
+    card_sale(till, client, "BUTTER", 2450)
+    assert reconcile_before_close(till, None, "anna", 0, 0) == (None, None)  # no terminal
+    assert reconcile_before_close(till, client, "anna", 100, 200) == (None, None)  # more to the bank
+    assert reconciliations(till) == []
+    down = TerminalClient(f"http://127.0.0.1:{free_port()}/nexo", KEY, poi_id=POI, sale_id="TILL-1",
+                          timeout=2, connect_timeout=2)
+    rec, why_not = reconcile_before_close(till, down, "anna", 0, 0)
+    assert rec is None and why_not is not None and why_not.danish == NO_ANSWER and reconciliations(till) == []
+    rec, why_not = reconcile_before_close(till, client, "anna", 0, 0)
+    assert why_not is None and rec is not None and rec["agreed"] is True and len(reconciliations(till)) == 1
+    close_day(till, "0.00")
+    assert reconcile_before_close(till, client, "anna", 0, 0) == (None, None)  # the day is closed
+    assert len(reconciliations(till)) == 1

@@ -163,28 +163,15 @@ def load_figures(till: Any) -> dict:
             "business_date": report.ctx.business_date}
 
 
-def reconcile(till: Any, terminal: Any, cashier_id: str) -> tuple[dict | None, str | None]:
-    """(the journalled reconciliation, None) or (None, why not in Danish); never raises for a terminal
-    that is down: the day is closed anyway."""
-    from ...services.reconciliation import NO_ANSWER, ReconciliationError, reconcile_terminal
-    try:
-        return reconcile_terminal(till, terminal, cashier_id), None
-    except ReconciliationError as exc:
-        if exc.danish == NO_ANSWER:
-            return None, _("Terminalen svarer ikke: afstemningen mangler")
-        return None, exc.danish
-
-
 def do_close(till: Any, counts: dict[int, int], to_bank: int, cashier_id: str, transfer: bool,
              queue: Any, terminal: Any = None) -> dict:
     from ...services.closing import CloseError, close_day, z_journal_nr
+    from ...services.reconciliation import NO_ANSWER, reconcile_before_close
     from ...services.uploader import transfer_states
     total = sum(v * n for v, n in counts.items())
-    rec, rec_error = None, None
-    today = till.now().date().isoformat()
-    closed = till.conn.execute("SELECT 1 FROM z_reports WHERE business_date = ?", (today,)).fetchone()
-    if terminal is not None and not closed and to_bank <= total:  # before the Z, so the Z holds it
-        rec, rec_error = reconcile(till, terminal, cashier_id)
+    rec, why_not = reconcile_before_close(till, terminal, cashier_id, total, to_bank)
+    rec_error = None if why_not is None else (
+        _("Terminalen svarer ikke: afstemningen mangler") if why_not.danish == NO_ANSWER else why_not.danish)
     denominations = ",".join(f"{format_kroner(v)}:{n}" for v, n in sorted(counts.items(), reverse=True) if n)
     try:
         data = close_day(till, format_kroner(total), format_kroner(to_bank), denominations or None,
