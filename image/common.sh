@@ -18,6 +18,14 @@ base_key() {
         | sha256sum | cut -c1-16
 }
 
+# A disk image's partitions, one line each: start size type (sectors; the type as sfdisk writes
+# it: c for FAT32 LBA, 83 for Linux).
+partitions() {
+    sfdisk -J "$1" | python3 -c 'import json, sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
+    print(p["start"], p["size"], p["type"])'
+}
+
 chroot_mount() {
     local root=$1
     mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"

@@ -272,6 +272,19 @@ class Report:
     def ok(self) -> bool:
         return bool(self.checks) and all(ok for ok, _ in self.checks)
 
+    def finish(self, work: Path, what: str, scratch: tuple[Path, ...]) -> int:
+        """result.json and the figures; the big scratch files (sparse disk copies, sticks) go when
+        every check passed, and stay for a look with debugfs when one failed. The exit code."""
+        (work / "result.json").write_text(json.dumps({"ok": self.ok, "checks": self.checks,
+                                                      "figures": self.figures}, indent=2) + "\n")
+        for key, value in self.figures.items():
+            print(f"  {key}: {value}")
+        print(f"{what} {'passed' if self.ok else 'FAILED'}: {work / 'result.json'}", flush=True)
+        if self.ok:
+            for f in scratch:
+                f.unlink()
+        return 0 if self.ok else 1
+
 
 def png_problem(path: Path) -> str | None:
     """None when the PNG is a real screen: readable, screen-sized, more than a few colours and
@@ -402,14 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         report.check(False, f"reading the data partition back: {exc}")
     check_all(report, results, day, verify)
     report.figures.update(figures(day, verify, time.monotonic() - started))
-    (work / "result.json").write_text(json.dumps({"ok": report.ok, "checks": report.checks,
-                                                  "figures": report.figures}, indent=2) + "\n")
-    for key, value in report.figures.items():
-        print(f"  {key}: {value}")
-    print(f"e2e {'passed' if report.ok else 'FAILED'}: {work / 'result.json'}", flush=True)
-    if report.ok:
-        disk.path.unlink()  # 4 GiB sparse; kept when something failed, for a look with debugfs
-    return 0 if report.ok else 1
+    return report.finish(work, "e2e", (disk.path,))
 
 
 def arguments(doc: str | None, work: str) -> argparse.ArgumentParser:

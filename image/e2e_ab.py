@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     image, work = image_and_work(args)
     started = time.monotonic()
     report = Report()
-    figures: dict[str, Any] = {}
+    figures = report.figures
 
     log(f"test copy of {image.name} and two update sticks in {work}")
     disk = prepare_disk(image, work, "4G")
@@ -167,15 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         report.check(False, f"reading the data partition back: {exc}")
     check_results(report, results)
     figures["total A/B e2e time (host wall)"] = f"{time.monotonic() - started:.0f} s"
-    (work / "result.json").write_text(json.dumps({"ok": report.ok, "checks": report.checks,
-                                                  "figures": figures}, indent=2) + "\n")
-    for key, value in figures.items():
-        print(f"  {key}: {value}")
-    print(f"A/B e2e {'passed' if report.ok else 'FAILED'}: {work / 'result.json'}", flush=True)
-    if report.ok:
-        for f in (disk.path, good, bad):
-            f.unlink()
-    return 0 if report.ok else 1
+    return report.finish(work, "A/B e2e", (disk.path, good, bad))
 
 
 def _load(results: Path, name: str) -> dict[str, Any]:

@@ -32,10 +32,7 @@ VERSION=$("$PY" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"
     "$REPO/pyproject.toml")
 img="$OUT/tillbox-$VERSION-arm64-raspios.img"
 
-parts=$(sfdisk -J "$img" | "$PY" -c '
-import json, sys
-parts = json.load(sys.stdin)["partitiontable"]["partitions"]
-print(" ".join(":".join(str(p[k]) for k in ("start", "size", "type")) for p in parts))')
+parts=$(partitions "$img" | tr ' \n' ': ')  # start:size:type per partition
 read -r p1 p2 p3 p4 <<< "$parts"
 fat="$img@@$(( ${p1%%:*} * 512 ))"
 root="$img?offset=$(( ${p2%%:*} * 512 ))"

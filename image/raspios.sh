@@ -62,10 +62,9 @@ case "$IMAGE" in
     *) cp --sparse=always "$IMAGE" "$work/raspios.img" ;;
 esac
 # Raspberry Pi OS: MBR, 1 = FAT "bootfs" (type c), 2 = ext4 "rootfs" (type 83).
-read -r boot_start boot_type root_start root_size root_type < <(sfdisk -J "$work/raspios.img" | python3 -c '
-import json, sys
-p = json.load(sys.stdin)["partitiontable"]["partitions"]
-print(p[0]["start"], p[0]["type"], p[1]["start"], p[1]["size"], p[1]["type"])')
+boot_type="" root_type=""
+{ read -r boot_start _ boot_type; read -r root_start root_size root_type || true; } \
+    < <(partitions "$work/raspios.img")
 [[ $boot_type == c && $root_type == 83 ]] || {
     echo "raspios.sh: $(basename "$IMAGE") is not laid out like Raspberry Pi OS (FAT boot, ext4 root)" >&2; exit 1; }
 

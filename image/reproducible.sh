@@ -30,9 +30,7 @@ if cmp -s "$work/1.img" "$work/2.img" && cmp -s "$work/1.img.zst" "$work/2.img.z
     exit 0
 fi
 echo "NOT reproducible: bytes that differ, by partition:"
-starts=$(sfdisk -J "$work/1.img" | python3 -c '
-import json, sys
-print(" ".join(str(p["start"]) for p in json.load(sys.stdin)["partitiontable"]["partitions"]))')
+starts=$(partitions "$work/1.img" | cut -d' ' -f1 | tr '\n' ' ')
 cmp -l "$work/1.img" "$work/2.img" | awk -v starts="$starts" '
     BEGIN { n = split(starts, s, " ") }
     { sector = int(($1 - 1) / 512); part = 0

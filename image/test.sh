@@ -30,7 +30,7 @@ t="$OUT/test"
 rm -rf "$t"; mkdir -p "$t/mnt"
 cp --sparse=always "$IMG" "$t/disk.img"
 truncate -s ">${DISK_SIZE:-6G}" "$t/disk.img"  # never smaller than the image
-boot_off=$(( $(sfdisk -J "$t/disk.img" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["start"])') * 512 ))
+boot_off=$(( $(partitions "$t/disk.img" | head -1 | cut -d' ' -f1) * 512 ))
 cat > "$t/tillbox.toml" <<'TOML'
 [shop]
 name = "Testbutikken"

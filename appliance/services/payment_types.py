@@ -60,7 +60,8 @@ def switched_off(till: Till, payments: object) -> list[str]:
     if not isinstance(payments, list):
         return []
     wanted = {p.get("type") for p in payments if isinstance(p, dict)}
-    return [t for t in ALL_TYPES if t in wanted and t not in enabled_types(till)]
+    enabled = enabled_types(till)
+    return [t for t in ALL_TYPES if t in wanted and t not in enabled]
 
 
 def set_enabled_types(till: Till, types: Iterable[str], who: str) -> list[str]:

@@ -252,16 +252,21 @@ def phase_day() -> None:
     sell_until_killed()
 
 
+def receipts_state() -> dict[str, Any]:
+    """The receipts that survived, from the app's own database (sell_loop.py state)."""
+    done = subprocess.run(as_user(VENV_PY, str(SELL_LOOP), DATA, "state"), capture_output=True, text=True,
+                          cwd="/")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return {"error": done.stderr.strip()[-400:]}
+
+
 def phase_verify() -> None:
     """First thing after the power cut: the journal and the sales; then the kiosk's first frame on
     this (normal) boot, and only then the services, which take a while to start under emulation."""
     code, verified = till("journal", "verify", check=False)
-    state = subprocess.run(as_user(VENV_PY, str(SELL_LOOP), DATA, "state"), capture_output=True, text=True,
-                           cwd="/")
-    try:
-        receipts = json.loads(state.stdout)
-    except json.JSONDecodeError:
-        receipts = {"error": state.stderr.strip()[-400:]}
+    receipts = receipts_state()
     say("verified", returncode=code, uptime_s=uptime())
     frame = first_frame("verify", VERIFY_FRAME_TIMEOUT_S)
     save("first-frame-verify", frame)
@@ -294,15 +299,6 @@ def ab_state() -> dict[str, Any]:
             "release": MARKER.read_text(encoding="utf-8").strip() if MARKER.exists() else "as built",
             "version": Path("/etc/tillbox-version").read_text(encoding="utf-8").strip(),
             "trial_log": [ln for ln in trial.splitlines() if ln.startswith("slot ")]}
-
-
-def receipts_state() -> dict[str, Any]:
-    done = subprocess.run(as_user(VENV_PY, str(SELL_LOOP), DATA, "state"), capture_output=True, text=True,
-                          cwd="/")
-    try:
-        return json.loads(done.stdout)
-    except json.JSONDecodeError:
-        return {"error": done.stderr.strip()[-400:]}
 
 
 def wait_boot_ok(timeout: float = 300) -> dict[str, str]:

@@ -233,3 +233,25 @@ def test_the_ab_harness_boots_what_cmdline_txt_names(tmp_path: Path) -> None:
         subprocess.run(["mcopy", "-o", "-i", disk.fat(), str(tmp_path / name), f"::{target}"], check=True)
     assert ab.slots_on_card(disk) == {"root": "03", "good": "a", "trying": "b"}
     assert "root=PARTUUID=7111b0c5-03" in e2e.firmware_cmdline(disk)
+
+
+def test_a_report_keeps_its_scratch_files_when_a_check_failed(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Both e2e scripts end through Report.finish: result.json, the figures, the exit code, and the
+    big scratch files removed only when every check passed."""
+    e2e = load(IMAGE / "e2e.py", "image_e2e")
+    for ok in (False, True):
+        work = tmp_path / f"run-{ok}"
+        work.mkdir()
+        scratch = (work / "disk.img", work / "stick.img")
+        for f in scratch:
+            f.write_bytes(b"x")
+        report = e2e.Report()
+        report.check(True, "first")
+        report.check(ok, "second")
+        report.figures["boot"] = "12.5 s"
+        assert report.finish(work, "A/B e2e", scratch) == (0 if ok else 1)
+        result = json.loads((work / "result.json").read_text())
+        assert result == {"ok": ok, "checks": [[True, "first"], [ok, "second"]], "figures": {"boot": "12.5 s"}}
+        assert all(f.exists() for f in scratch) is not ok
+        assert f"A/B e2e {'passed' if ok else 'FAILED'}" in capsys.readouterr().out
