@@ -169,8 +169,8 @@ def cmd_reports(args: argparse.Namespace, till: Till) -> Any:
 
 def cmd_journal(args: argparse.Namespace, till: Till) -> Any:
     result = verify(till.conn, settings.get_meta(till.conn, "cvr") or "")
-    out = {"ok": result.ok, "entries": result.entries, "first_bad": result.first_bad,
-           "problem": result.problem}
+    out = {"ok": result.ok, "entries": result.entries, "transactions": result.transactions,
+           "first_bad": result.first_bad, "problem": result.problem}
     if not result.ok:
         raise JournalBroken(out)
     return out
@@ -339,7 +339,8 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
                 f"Dinero: {_transfer_text(r)}" for r in result]
         return "\n".join(rows) or "no closed days yet"
     if args.command == "journal":
-        return f"journal OK: {result['entries']} entries, chain and signatures verified"
+        return (f"journal OK: {result['entries']} entries and {result['transactions']} cash transactions, "
+                "chains, signatures and Z anchors verified")
     if isinstance(result, list):
         return "\n".join(json.dumps(r, ensure_ascii=False) for r in result)
     if isinstance(result, dict):

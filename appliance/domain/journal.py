@@ -110,6 +110,7 @@ class ChainReport:
     entries: int
     first_bad: int | None = None
     problem: str | None = None
+    transactions: int = 0  # cash transactions checked (SAF-T's chain), with the journal's own
 
 
 def verify_chain(

@@ -64,6 +64,16 @@ class Report:
     cash_in: int = 0
     cash_out: int = 0
     rounding_total: int = 0
+    # What SAF-T's eventReport asks beyond the above: counts beside amounts.
+    payment_counts: dict[str, int] = field(default_factory=dict)  # tender -> payments
+    cashier_payments: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # -> [count, amount]
+    group_qty: dict[str, int] = field(default_factory=dict)  # group -> items sold less returned
+    void_lines_amount: int = 0
+    voided_receipts_amount: int = 0
+    overrides_amount: int = 0
+    receipt_copies_amount: int = 0
+    cash_in_count: int = 0
+    cash_out_count: int = 0
 
     @property
     def net_sales(self) -> int:
@@ -105,6 +115,9 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
     brands: Counter = Counter()
     card: Counter = Counter()
     cashiers: dict[str, Counter] = defaultdict(Counter)
+    pay_counts: Counter = Counter()
+    cashier_payments: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    group_qty: Counter = Counter()
     for e in entries:
         if r.first_nr is None:
             r.first_nr = e.nr
@@ -128,9 +141,11 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
                         r.discounts_amount += off
                     if "override_from" in ln:
                         r.price_overrides += 1
+                        r.overrides_amount += ln["override_from"] * ln["qty"] - ln["gross"]
                 for ln in rec.get("voided", ()):
                     r.voids_count += 1
                     r.voids_amount += ln["gross"]
+                    r.void_lines_amount += ln["gross"]
             else:
                 r.returns_count += 1
                 r.returns -= rec["total"]
@@ -140,8 +155,13 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
                 vat[int(rate)].update(v)
             for ln in rec["lines"]:
                 groups[(ln["group"], ln["vat_rate"])] += ln["total"]
+                group_qty[ln["group"]] += ln.get("qty", 0) if kind == "sale" else -ln.get("qty", 0)
             for p in rec["payments"]:
                 payments[p["type"]] += p["amount"]
+                pay_counts[p["type"]] += 1
+                per_cashier = cashier_payments[(e.cashier, p["type"])]
+                per_cashier[0] += 1
+                per_cashier[1] += p["amount"]
                 if p.get("brand"):
                     brands[p["brand"]] += p["amount"]
                 if p["type"] == CARD:
@@ -150,6 +170,7 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
         elif kind == "void_receipt":
             r.voided_receipts += 1
             r.voids_amount += e.data().get("total", 0)
+            r.voided_receipts_amount += e.data().get("total", 0)
         elif kind == "drawer_open":
             r.drawer_openings += 1
             if e.data().get("reason") == "no_sale":
@@ -158,14 +179,17 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
             r.terminal_reconciliations.append({**e.data(), "nr": e.nr, "time": e.ts.isoformat()})
         elif kind == "receipt_copy":
             r.receipt_copies += 1
+            r.receipt_copies_amount += e.data().get("total", 0)
         elif kind == "park":
             r.parked += 1
         elif kind == "cash_float":
             r.cash_float_in += e.amount_in
         elif kind == "cash_in":
             r.cash_in += e.amount_in
+            r.cash_in_count += 1
         elif kind == "cash_out":
             r.cash_out += e.amount_in
+            r.cash_out_count += 1
     r.vat = {rate: {"gross": v["gross"], "net": v["net"], "vat": v["vat"]}
              for rate, v in sorted(vat.items(), reverse=True)}
     r.groups = dict(sorted(groups.items()))
@@ -173,6 +197,9 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
     r.card_brands = dict(sorted(brands.items()))
     r.card_by_brand = dict(sorted(card.items()))
     r.cashiers = {k: dict(v) for k, v in sorted(cashiers.items())}
+    r.payment_counts = dict(sorted(pay_counts.items()))
+    r.cashier_payments = dict(sorted(cashier_payments.items()))
+    r.group_qty = dict(sorted(group_qty.items()))
     return r
 
 
@@ -233,6 +260,17 @@ def report_json(r: Report, posting_plan: list[dict], group_accounts: dict[str, i
         "posting_missing_accounts": missing_accounts,
     }
     out["card_by_brand"] = {b: k(a) for b, a in r.card_by_brand.items()}
+    out["counts"] = {  # counts beside the amounts, for SAF-T's eventReport
+        "payments": r.payment_counts,
+        "cashier_payments": [{"cashier": c, "type": t, "count": n, "amount": k(a)}
+                             for (c, t), (n, a) in r.cashier_payments.items()],
+        "group_qty": r.group_qty,
+        "void_lines_amount": k(r.void_lines_amount),
+        "voided_receipts_amount": k(r.voided_receipts_amount),
+        "price_overrides_amount": k(r.overrides_amount),
+        "receipt_copies_amount": k(r.receipt_copies_amount),
+        "cash_in": r.cash_in_count, "cash_out": r.cash_out_count,
+    }
     if ctx.terminal or r.terminal_reconciliations:
         out["terminal_reconciliation"] = terminal_json(r)
     if ctx.kind == "Z":

@@ -29,6 +29,12 @@ class Signer:
         sig = self._key.sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA512())
         return base64.b64encode(sig).decode()
 
+    def sign_sha512_digest(self, digest: bytes) -> bytes:
+        """PKCS#1 v1.5 over a SHA-512 digest made elsewhere (a file hashed while it was written):
+        the same signature as signing the file's bytes, so `openssl dgst -sha512 -verify` checks it."""
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+        return self._key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA512()))
+
 
 class Verifier:
     """Checks signatures against the certificates the till has used, by key version."""
@@ -65,7 +71,8 @@ def key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
-                            register_id: str) -> bytes:
+                            register_id: str, now: dt.datetime | None = None) -> bytes:
+    """Valid from a day before the till's clock (or the machine's, if earlier) for ten years."""
     from cryptography import x509
     from cryptography.x509.oid import NameOID
     name = x509.Name([
@@ -74,7 +81,7 @@ def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
         x509.NameAttribute(NameOID.SERIAL_NUMBER, f"CVR:{cvr}"),
         x509.NameAttribute(NameOID.COMMON_NAME, f"Tillbox {register_id}"[:64]),
     ])
-    now = dt.datetime.now(dt.UTC)
+    now = min(now or dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 from ..domain.journal import Entry
 from ..domain.money import MoneyError, parse_kroner
 from ..domain.posting import AccountMap, posting_plan
 from ..domain.reports import DENOMINATIONS, Report, ReportContext, build_report, report_json
-from ..store import catalog, settings
+from ..store import cash_transactions, catalog, settings
 from ..store.db import transaction
 from ..store.journal import entries, entry
 from .till import Till
@@ -130,10 +131,18 @@ def close_amounts(counted_cash: str | None, to_bank: str | None = None,
     return counts, counted, bank
 
 
+def business_date(period: list[Entry], closed_at: str) -> str:
+    """The Z's business date (Dinero's voucher date): the date of the period's first sale or return,
+    so a close after midnight books the evening before; with none, the date of the close."""
+    first = next((e for e in period if e.kind in ("sale", "return")), None)
+    return first.ts.date().isoformat() if first is not None else closed_at[:10]
+
+
 def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
               denominations: str | None = None, cashier_id: str = "system",
               render_pdf: bool = True, transfer: bool | None = None) -> dict:
-    """Count, report, journal and close: one Z per business day, numbered without gaps.
+    """Count, report, journal and close: a Z closes the open period (previous Z, now], whenever it
+    is made; several a day are fine (a shift close). Zs are numbered without gaps.
 
     `transfer` queues the Z for Dinero (True) or not (False) for this close only; None follows the
     shop's setting (meta dinero.auto_transfer, on by default). An unsent Z can be sent later."""
@@ -141,10 +150,9 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
     who = till.acting(cashier_id)
     with transaction(till.conn):
         ctx, after = _context(till, "Z", counted, counts, bank)
-        if till.conn.execute("SELECT 1 FROM z_reports WHERE business_date = ?",
-                             (ctx.business_date,)).fetchone():
-            raise CloseError(f"the day {ctx.business_date} is already closed")
-        report = build_report(ctx, _period(till, after))
+        period = _period(till, after)
+        ctx = replace(ctx, business_date=business_date(period, ctx.period_end))
+        report = build_report(ctx, period)
         data = _json(till, report)
         diff = report.cash_difference or 0
         if diff:
@@ -154,12 +162,18 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
         if bank:
             till.journal.append("cash_to_bank", who, {"z_number": ctx.number, "amount": bank},
                                 bank, bank)
+        anchor = cash_transactions.last(till.conn, till.register_id)
+        # The last cash transaction this Z covers: a copy of the Z outside the till (the printed Z,
+        # the PDF in Dinero) then shows what a cut-off journal would have lost.
+        data["last_transaction"] = None if anchor is None else {
+            "nr": int(anchor.tx.nr), "signature": anchor.signature, "register_id": anchor.tx.register_id}
         e = till.journal.append("z_report", who, data, report.net_sales,
                                 report.net_sales - sum(v["vat"] for v in report.vat.values()))
         till.conn.execute(
             "INSERT INTO z_reports (z_number, journal_nr, business_date, period_start, "
-            "period_end, last_nr) VALUES (?, ?, ?, ?, ?, ?)",
-            (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr))
+            "period_end, last_nr, last_tx_nr) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr,
+             None if anchor is None else int(anchor.tx.nr)))
         queued = auto_transfer(till) if transfer is None else transfer
         if queued:  # "Transfer to Dinero" is on by default: queued with the close, or not at all
             queue_post(till, ctx.number, ctx.period_end)

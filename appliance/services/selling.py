@@ -273,5 +273,6 @@ def receipt_copy(till: Till, number: int, cashier_id: str) -> dict:
     who = till.cashier(cashier_id)
     original, _ = load_receipt(till, number)
     with transaction(till.conn):
-        till.journal.append("receipt_copy", who.id, {"receipt_number": number})
+        till.journal.append("receipt_copy", who.id, {"receipt_number": number,
+                                                     "total": original["total"]})
     return original

@@ -50,7 +50,8 @@ def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: s
         else:
             private = new_key()
             pem, kind = key_pem(private), "self-signed"
-            cert = self_signed_certificate(private, shop_name, cvr, register_id)
+            cert = self_signed_certificate(private, shop_name, cvr, register_id,
+                                           clock() if clock is not None else None)
         kp = key_path(data, 1)
         if kp.exists():
             raise SetupError(f"a journal key already exists at {kp}; refusing to overwrite it")

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from ..domain.journal import SYSTEM
 from ..domain.roles import Cashier, PermissionDenied, check_pin, require_manager
-from ..store import settings
-from ..store.db import StoreError, connect
-from ..store.journal import Journal
+from ..store import cash_transactions, settings
+from ..store.db import StoreError, connect, transaction
+from ..store.journal import Journal, entries
 from ..store.keys import load_signer
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -118,6 +118,9 @@ def open_till(data: Path, clock: Callable[[], datetime] | None = None) -> Till:
         conn.close()
         raise StoreError(f"{data} holds no initialised till: run 'till init'")
     signer = load_signer(data, settings.current_key_version(conn))
+    if settings.get_meta(conn, cash_transactions.BACKFILL_KEY) is not None:  # once, after the upgrade
+        with transaction(conn):
+            cash_transactions.backfill(conn, lambda after, upto: entries(conn, after, upto), signer, cvr)
     clock = clock or env_clock()
     printer = settings.get_meta(conn, "device.printer")
     return Till(Path(data), conn, Journal(conn, signer, register_id, cvr, clock), clock, bool(printer))

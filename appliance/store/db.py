@@ -65,20 +65,33 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
+    """Each migration in one transaction. Foreign keys are off while they run (SQLite's way to
+    rebuild a table others refer to) and checked before each commit."""
     current = schema_version(conn)
-    for version, name, sql in migrations():
-        if version <= current:
-            continue
-        log.info("event=migrate version=%d file=%s", version, name)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in split_sql(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version:d}")
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
+    pending = [m for m in migrations() if m[0] > current]
+    if not pending:
+        return
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version, name, sql in pending:
+            log.info("event=migrate version=%d file=%s", version, name)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if schema_version(conn) >= version:  # another process got there first
+                    conn.execute("ROLLBACK")
+                    continue
+                for statement in split_sql(sql):
+                    conn.execute(statement)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if broken:
+                    raise StoreError(f"migration {name} leaves a broken reference: {broken}")
+                conn.execute(f"PRAGMA user_version = {version:d}")
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
 
 
 def split_sql(script: str) -> list[str]:

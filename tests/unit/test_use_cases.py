@@ -7,7 +7,7 @@ import pytest
 from appliance.domain.roles import PermissionDenied
 from appliance.services import selling
 from appliance.services.cash import CashError, move_cash, no_sale
-from appliance.services.closing import CloseError, close_day, get_report, list_reports, x_report
+from appliance.services.closing import close_day, get_report, list_reports, x_report
 from appliance.services.selling import SaleError, park, receipt_copy, refund, resume, sell
 from appliance.services.till import AuthError, open_till
 from appliance.store.db import StoreError
@@ -191,19 +191,38 @@ def test_full_day_z_report(till, clock) -> None:
     assert verify(till.conn, CVR).ok
 
 
-def test_second_close_same_day_refused_and_grand_totals_carry(till, clock) -> None:
+def test_several_closes_a_day_each_close_the_open_period_and_grand_totals_carry(till, clock) -> None:
     sell(till, {"cashier": "anna", "lines": [{"sku": "MILK"}], "payments": pay_card("12.95")})
     z1 = close_day(till, "0.00")
-    before = till.conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
-    with pytest.raises(CloseError, match="already closed"):
-        close_day(till, "0.00")
-    assert till.conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == before
+    clock.advance(hours=2)
+    sell(till, {"cashier": "anna", "lines": [{"sku": "BUTTER"}], "payments": pay_card("24.50")})
+    z2 = close_day(till, "0.00")  # a shift close the same day
+    assert z2["z_number"] == 2 and z2["gross_sales"] == "24.50" and z2["period_start"] == z1["period_end"]
+    assert z2["business_date"] == z1["business_date"] == "2026-11-20"
     clock.next_day()
     sell(till, {"cashier": "anna", "lines": [{"sku": "BREAD"}], "payments": pay_card("22.00")})
-    z2 = close_day(till, "0.00")
-    assert z2["z_number"] == 2 and z2["gross_sales"] == "22.00"
-    assert z2["grand_total_sales"] == "34.95" and z2["period_start"] == z1["period_end"]
-    assert [r["z_number"] for r in list_reports(till)] == [1, 2]
+    z3 = close_day(till, "0.00")
+    assert z3["z_number"] == 3 and z3["gross_sales"] == "22.00"
+    assert z3["grand_total_sales"] == "59.45" and z3["period_start"] == z2["period_end"]
+    assert [r["z_number"] for r in list_reports(till)] == [1, 2, 3]
+    assert verify(till.conn, CVR).ok
+
+
+def test_a_close_after_midnight_books_the_evening_and_the_next_evening_closes_too(till, clock) -> None:
+    clock.now = clock.now.replace(hour=21)
+    sell(till, {"cashier": "anna", "lines": [{"sku": "MILK"}], "payments": pay_card("12.95")})
+    clock.now = clock.now.replace(hour=23, minute=59)
+    sell(till, {"cashier": "anna", "lines": [{"sku": "BREAD"}], "payments": pay_card("22.00")})
+    clock.advance(minutes=31)  # 00:30 the next day
+    z1 = close_day(till, "0.00")
+    assert z1["business_date"] == "2026-11-20" and z1["period_end"].startswith("2026-11-21T00:30")
+    clock.advance(hours=10)
+    sell(till, {"cashier": "anna", "lines": [{"sku": "BUTTER"}], "payments": pay_card("24.50")})
+    clock.advance(hours=8)
+    z2 = close_day(till, "0.00")  # that evening's close is not "already closed"
+    assert z2["business_date"] == "2026-11-21" and z2["gross_sales"] == "24.50"
+    empty = close_day(till, "0.00")  # nothing sold since: the date of the close
+    assert empty["business_date"] == "2026-11-21" and empty["gross_sales"] == "0.00"
 
 
 def test_missing_accounts_are_named_but_day_still_closes(tmp_path, clock) -> None:

@@ -156,8 +156,9 @@ def load_figures(till: Any) -> dict:
     from ...services.closing import x_figures
     from ...services.uploader import auto_transfer
     report = x_figures(till)
-    closed = till.conn.execute("SELECT z_number FROM z_reports WHERE business_date = ?",
-                               (report.ctx.business_date,)).fetchone()
+    today = till.now().date().isoformat()
+    closed = till.conn.execute("SELECT z_number FROM z_reports WHERE substr(period_end, 1, 10) = ? "
+                               "ORDER BY z_number DESC LIMIT 1", (today,)).fetchone()
     return {"expected": report.cash_expected, "float": report.cash_float,
             "transfer": auto_transfer(till), "closed_z": closed[0] if closed else None,
             "business_date": report.ctx.business_date}
@@ -177,11 +178,6 @@ def do_close(till: Any, counts: dict[int, int], to_bank: int, cashier_id: str, t
         data = close_day(till, format_kroner(total), format_kroner(to_bank), denominations or None,
                          cashier_id, transfer=transfer)
     except CloseError:
-        today = till.now().date().isoformat()
-        row = till.conn.execute("SELECT z_number FROM z_reports WHERE business_date = ?", (today,)).fetchone()
-        if row is not None:
-            raise UserError(_("Dagen {date} er allerede afsluttet med Z-rapport {z}. Der kan kun laves "
-                              "én Z-rapport pr. dag.").format(date=dk_date(today), z=row[0])) from None
         if to_bank > total:
             raise UserError(_("Der kan ikke gå mere i banken, end der er talt op.")) from None
         raise
@@ -267,7 +263,8 @@ class EndOfDayScreen(Screen):
         self.day_float = figures["float"]
         self.transfer = figures["transfer"]
         z = figures["closed_z"]
-        self.closed_note = (_("Dagen er allerede afsluttet (Z-rapport {z}).").format(z=z) if z else "")
+        self.closed_note = (_("Z-rapport {z} er lavet i dag. En ny Z-rapport lukker perioden siden den.")
+                            .format(z=z) if z else "")
         self.loaded = True
         self.recount()
 
@@ -381,7 +378,8 @@ class EndOfDayScreen(Screen):
         self.terminal_warn = bool(card_warn or result.get("reconciliation_error"))
         printing = self._print_note()
         self.result_note = printing
-        self.closed_note = _("Dagen er allerede afsluttet (Z-rapport {z}).").format(z=data["z_number"])
+        self.closed_note = (_("Z-rapport {z} er lavet i dag. En ny Z-rapport lukker perioden siden den.")
+                            .format(z=data["z_number"]))
         self.last_z = data["z_number"]
         message = _("Dagen er afsluttet med Z-rapport {z}.").format(z=data["z_number"]) + " " + printing
         app.notify(f"{message} {self.terminal_note}".rstrip(),
