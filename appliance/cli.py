@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import cli_dinero, cli_mobilepay
+from . import cli_dinero, cli_mobilepay, cli_saft
 from .cli_devices import COMMANDS as DEVICE_COMMANDS
 from .cli_devices import DeviceCommandError, add_parsers, counter, print_job
 from .dinero.errors import DineroError
@@ -36,6 +36,7 @@ KNOWN_ERRORS = (
     CatalogError, setup.SetupError, selling.SaleError, cash.CashError, closing.CloseError,
     StoreError, AuthError, PermissionDenied, MoneyError, FileNotFoundError, sqlite3.DatabaseError,
     ValueError, PermissionError, DeviceCommandError, DeviceError, LabelError, *cli_dinero.KNOWN_ERRORS,
+    *cli_saft.KNOWN_ERRORS,
     DineroError, *cli_mobilepay.KNOWN_ERRORS,
 )
 
@@ -303,6 +304,7 @@ def parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     cli_dinero.add_parsers(sub)
     cli_mobilepay.add_parsers(sub)
+    cli_saft.add_parsers(sub)
     s = sub.add_parser("terminal-sim", help="the card terminal simulator (nexo, Adyen local security)",
                        add_help=False)
     s.add_argument("args", nargs=argparse.REMAINDER)
@@ -320,7 +322,7 @@ TILL_COMMANDS = {
     "return": cmd_return, "cash": cmd_cash, "drawer": cmd_drawer, "report": cmd_report,
     "close-day": cmd_close_day, "reports": cmd_reports, "journal": cmd_journal,
     "receipt": cmd_receipt, **DEVICE_COMMANDS, **cli_dinero.COMMANDS,
-    **cli_mobilepay.COMMANDS,
+    **cli_mobilepay.COMMANDS, **cli_saft.COMMANDS,
 }
 
 
@@ -338,6 +340,8 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
                 f"{format_dkk(parse_kroner(r['net_sales'])):>16}  "
                 f"Dinero: {_transfer_text(r)}" for r in result]
         return "\n".join(rows) or "no closed days yet"
+    if args.command in cli_saft.COMMANDS:
+        return cli_saft.human(args.command, result) or ""
     if args.command == "journal":
         return (f"journal OK: {result['entries']} entries and {result['transactions']} cash transactions, "
                 "chains, signatures and Z anchors verified")
