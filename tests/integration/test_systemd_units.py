@@ -83,7 +83,7 @@ def test_the_kiosk_unit_contract() -> None:
     assert d["User"] == ["till"] and set(d["SupplementaryGroups"][0].split()) == KIOSK_GROUPS
     assert d["Restart"] == ["always"] and "SDL_VIDEODRIVER=kmsdrm" in d["Environment"]
     assert "TILLBOX_DATA=/var/lib/tillbox" in d["Environment"]
-    assert d["ReadWritePaths"] == ["/var/lib/tillbox"] and d["PrivateDevices"] == ["no"]
+    assert d["ReadWritePaths"] == ["/var/lib/tillbox -/media/tillbox"] and d["PrivateDevices"] == ["no"]
     assert d["DevicePolicy"] == ["closed"] and d["TTYPath"] == ["/dev/tty1"]
     allowed = {v.split()[0] for v in d["DeviceAllow"]}
     assert {"char-drm", "char-input", "char-ttyACM", "char-ttyUSB", "char-usb_device", "char-gpiochip",
@@ -100,7 +100,9 @@ def test_the_service_user_is_till(unit: str) -> None:
     d = directives(unit)
     if unit.startswith("till-"):
         assert d["User"] == ["till"] and d["Group"] == ["till"]
-        assert all(p.startswith("/var/lib/tillbox") for p in d["ReadWritePaths"])
+        # the data, and (the kiosk) USB sticks for the SAF-T export
+        assert all(p.startswith("/var/lib/tillbox") or p == "-/media/tillbox"
+                   for v in d["ReadWritePaths"] for p in v.split())
     assert "tillbox" not in d.get("User", []) and "NoNewPrivileges" in d
 
 
