@@ -68,6 +68,10 @@ def meta_rows(report: Mapping) -> list[Row]:
     rows = [Row("Kasse", str(report.get("register_id", ""))),
             Row("Dato", dk_date(report.get("business_date"))), *period,
             Row("Journal nr.", f"{first}-{last}" if first is not None else "ingen")]
+    anchor = report.get("last_transaction")
+    if anchor:  # what a cut-off journal would have lost shows against this printed copy
+        rows += [Row("Sidste transaktion", f"nr. {anchor['nr']}"),
+                 Row("Signatur", f"{anchor['signature'][:24]}...")]
     if report.get("kind") != "Z":
         rows.append(Row("Foreløbig opgørelse: dagen er ikke afsluttet", "", "note"))
     return rows

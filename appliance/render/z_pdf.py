@@ -300,6 +300,10 @@ def _metadata(pdf: FPDF, report: Mapping, shop: Mapping) -> None:
     pdf.set_author(str(shop.get("shop_name", "")))
     pdf.set_creator("Tillbox")
     pdf.set_lang("da")
+    anchor = report.get("last_transaction")
+    if anchor:  # the whole signature, for a check against the till's journal (SAF-T's chain)
+        pdf.set_keywords(f"kasse {anchor.get('register_id', '')} sidste transaktion {anchor['nr']} "
+                         f"signatur {anchor['signature']}")
     try:  # the same report gives the same bytes
         pdf.set_creation_date(datetime.fromisoformat(str(report.get("period_end"))))
     except ValueError:
