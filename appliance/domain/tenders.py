@@ -46,7 +46,7 @@ class Payment:
         if not isinstance(spec, dict):
             raise PaymentError('a payment is {"type": T, "amount": "A"}')
         try:
-            ptype = PaymentType(spec.get("type"))
+            ptype = PaymentType(str(spec.get("type")))
         except ValueError as exc:
             kinds = ", ".join(t.value for t in PaymentType)
             raise PaymentError(f"unknown payment type {spec.get('type')!r} ({kinds})") from exc

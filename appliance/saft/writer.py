@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
@@ -143,8 +143,8 @@ def _master(doc: Doc, company: Company, header: Header, employees: list[Employee
     doc.write(bas)
 
 
-def _rows(parent: etree._Element, container: str, row: str, items: list[tuple[tuple[str, object], ...]],
-          empty: tuple[tuple[str, object], ...]) -> None:
+def _rows(parent: etree._Element, container: str, row: str,
+          items: Sequence[Sequence[tuple[str, object]]], empty: Sequence[tuple[str, object]]) -> None:
     box = Doc.el(parent, container)
     for item in items or [empty]:
         x = Doc.el(box, row)

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import IO
@@ -181,8 +182,8 @@ def export(till: Till, start: date, end: date, out_dir: Path, cashier_id: str = 
             final, temp = out_dir / name, out_dir / f".{name}.part"
             temps.append(temp)
             regs = saft_source.registers(conn, part_bounds)
-            part = Part([(r, (lambda pb=part_bounds, r=r: saft_source.events(conn, pb, r)),
-                          (lambda pb=part_bounds, r=r: saft_source.transactions(conn, pb, r))) for r in regs])
+            part = Part([(r, partial(saft_source.events, conn, part_bounds, r),
+                          partial(saft_source.transactions, conn, part_bounds, r)) for r in regs])
             with open(temp, "wb") as raw:
                 hashing = _Hashing(raw)
                 write_file(hashing, company, header, employees, articles, basics, part,  # type: ignore[arg-type]

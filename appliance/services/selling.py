@@ -173,7 +173,8 @@ def refund(till: Till, receipt_number: int | None, request: dict) -> dict:
         approver = till.manager(request.get("manager"), who, "a return without receipt")
         basket, _ = build_basket(till, {"lines": wanted}, who)
         lines = [line_record(p, sign=-1) for p in basket.priced()]
-        original, earlier = None, []
+        original: dict | None = None
+        earlier: list[dict] = []
     else:
         original, earlier = load_receipt(till, receipt_number)
         if original.get("training"):

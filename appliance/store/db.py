@@ -96,7 +96,8 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 def split_sql(script: str) -> list[str]:
     """Statements of a migration, keeping trigger bodies whole."""
-    statements, buf = [], []
+    statements: list[str] = []
+    buf: list[str] = []
     for line in script.splitlines():
         if line.strip().startswith("--") and not buf:
             continue

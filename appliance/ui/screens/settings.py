@@ -1,8 +1,9 @@
 """Indstillinger, for a manager: shop details, products and groups, the favourites page, the
 account mapping with the Dinero check, payment types (cash always on), devices (choose from what is
 plugged in, test, simulated; the card terminal and MobilePay with their state), cashiers and PINs,
-language and departments. A cashier who opens it is asked for a manager's PIN first; the approving manager is
-who the changes are journalled under. Leaving the screen locks it again.
+language and departments, the signing certificate and the SAF-T export (settings_saft.py). A cashier
+who opens it is asked for a manager's PIN first; the approving manager is who the changes are
+journalled under. Leaving the screen locks it again.
 
 Each section is a widget of its own, built when chosen (so hidden sections never catch touches);
 all their work runs on the backend's worker through existing services (and services.products)."""
@@ -73,11 +74,13 @@ class SettingsScreen(Screen):
         self._open_first()
 
     def _open_first(self) -> None:
+        from .settings_saft import warn_certificate
         if self._pending_barcode is not None:
             barcode, self._pending_barcode = self._pending_barcode, None
             self.open_product(None, barcode)
         else:
             self.open(self.section or "shop")
+        warn_certificate()  # an expiring or expired signing certificate is said when Settings opens
 
     # --- sections -------------------------------------------------------------------------------
 
@@ -86,7 +89,7 @@ class SettingsScreen(Screen):
             _app().notify(_("Indtast en leders PIN først."), error=True)
             return
         self.section = name
-        self._show(SECTIONS[name]())
+        self._show(section_class(name)())
 
     def open_product(self, sku: str | None, barcode: str = "") -> None:
         """The product form: an existing product (sku), or a new one (with a scanned barcode)."""
@@ -947,6 +950,17 @@ SECTIONS: dict[str, type[Section]] = {
     "accounts": AccountsSection, "payments": PaymentTypesSection, "devices": DevicesSection,
     "cashiers": CashiersSection, "language": LanguageSection, "departments": DepartmentsSection}
 
+
+
+def section_class(name: str) -> type[Section]:
+    """A section by its menu name. "SAF-T og certifikat" lives in settings_saft.py (built on Section
+    above, with its own .kv), imported the first time it is needed."""
+    if name == "saft":
+        from .settings_saft import SaftSection
+        return SaftSection
+    return SECTIONS[name]
+
+
 SCREEN = SettingsScreen
 
 
@@ -986,7 +1000,8 @@ def tour(driver: Any, shoot: Any) -> None:
     driver.until(app.backend.devices.events.empty, what="the scan to be taken")
     driver.settle()
     shoot("settings", "product-new")
-    for name in ("favourites", "accounts", "payments", "devices", "cashiers", "language", "departments"):
+    for name in ("favourites", "accounts", "payments", "devices", "cashiers", "language", "departments",
+                 "saft"):
         driver.tap(f"section-{name}")
         if name == "accounts":
             driver.tap("accounts-check")
