@@ -14,13 +14,13 @@ import logging
 import re
 from typing import Any
 
-from kivy.app import App
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
-from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
 from ...domain.money import format_dkk
 from ..i18n import _
+from .section import Section, _app
+from .settings_saft import SaftSection, warn_certificate
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,8 @@ PIN = re.compile(r"^\d{4,6}$")
 CASHIER_ID = re.compile(r"^[A-Za-z0-9._-]{1,36}$")
 
 
-def _app() -> Any:
-    return App.get_running_app()
-
-
 def _kr(ore: int) -> str:
     return f"{ore // 100},{ore % 100:02d}"
-
-
-def _danish(exc: BaseException) -> str:
-    """Errors from our own Danish services pass through; anything else gets a plain sentence."""
-    from ...services.products import ProductError
-    if isinstance(exc, ProductError):
-        return str(exc)
-    return _("Det lykkedes ikke: {error}").format(error=exc)
 
 
 class SettingsScreen(Screen):
@@ -74,7 +62,6 @@ class SettingsScreen(Screen):
         self._open_first()
 
     def _open_first(self) -> None:
-        from .settings_saft import warn_certificate
         if self._pending_barcode is not None:
             barcode, self._pending_barcode = self._pending_barcode, None
             self.open_product(None, barcode)
@@ -124,23 +111,6 @@ class SettingsScreen(Screen):
 
     def back(self) -> None:
         _app().show("sale")
-
-
-class Section(BoxLayout):
-    """One settings page; `load()` fills it from the till."""
-
-    @property
-    def screen(self) -> SettingsScreen:
-        return _app().screen("settings")
-
-    def load(self) -> None:
-        pass
-
-    def call(self, fn: Any, *args: Any, done: Any = None) -> None:
-        _app().backend.call(fn, *args, done=done, failed=self.failed)
-
-    def failed(self, exc: BaseException) -> None:
-        _app().notify(_danish(exc), error=True)
 
 
 def _buttons(box: Any, items: list[tuple[str, str]], action: Any) -> None:
@@ -953,10 +923,8 @@ SECTIONS: dict[str, type[Section]] = {
 
 
 def section_class(name: str) -> type[Section]:
-    """A section by its menu name. "SAF-T og certifikat" lives in settings_saft.py (built on Section
-    above, with its own .kv), imported the first time it is needed."""
+    """A section by its menu name ("SAF-T og certifikat" lives in settings_saft.py, with its own .kv)."""
     if name == "saft":
-        from .settings_saft import SaftSection
         return SaftSection
     return SECTIONS[name]
 

@@ -3,8 +3,8 @@ warning in good time before it runs out), and the journal of a period exported a
 Register DK files to a USB stick or the till's data partition (services.saft_export, on the
 backend's worker, with its progress on the screen).
 
-A section of the settings screen (settings.py builds on the same Section), kept in a module of its
-own with its own .kv, loaded here the first time the section or the certificate check is needed."""
+A section of the settings screen (section.py holds the base both build on), in a module of its own
+with its own .kv."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from ...services import export_targets
 from ...services.certificate import certificate_info
 from ..i18n import _
-from .settings import Section, _app
+from .section import Section, _app
 
 KV = Path(__file__).resolve().with_suffix(".kv")
 if str(KV) not in Builder.files:
