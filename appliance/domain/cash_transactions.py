@@ -11,6 +11,7 @@ Every field is kept as the exact text that was signed, so an export reproduces i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .journal import Entry
@@ -59,11 +60,17 @@ class CashTransaction:
         ])
 
 
+def saft_date_time(ts: datetime) -> tuple[str, str]:
+    """(date, time) as SAF-T writes them: Danish local date, and the time with microseconds and the
+    UTC offset, so the order of a Z and the transactions around it survives the file (the autumn's
+    repeated hour too)."""
+    date, _, time = ts.astimezone(TZ).isoformat(timespec="microseconds").partition("T")
+    return date, time
+
+
 def saft_time(e: Entry) -> tuple[str, str]:
-    """(transDate, transTime): local date and time with microseconds and the UTC offset, so the
-    order of a Z and the transactions around it survives the file (and the autumn's repeated hour)."""
-    local = e.ts.astimezone(TZ)
-    return local.date().isoformat(), local.timetz().isoformat(timespec="microseconds")
+    """(transDate, transTime) of an entry."""
+    return saft_date_time(e.ts)
 
 
 def amounts(e: Entry) -> tuple[int, int]:

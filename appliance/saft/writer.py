@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from ..domain.cash_transactions import DIFFERENCE_ARTICLE, TZ
+from ..domain.cash_transactions import DIFFERENCE_ARTICLE, TZ, saft_date_time
 from ..domain.money import format_kroner, parse_kroner
 from ..domain.tenders import PaymentType
 from ..domain.vat import vat_in_gross
@@ -155,15 +155,15 @@ def _rows(parent: etree._Element, container: str, row: str,
 def event_report(parent: etree._Element, data: dict, company: Company, e: EventRow) -> None:
     """The eventReport of an X or Z, every mandatory child, from the report as journalled."""
     el = Doc.el
-    local = e.ts.astimezone(TZ)
+    day, time = saft_date_time(e.ts)
     counts = data.get("counts") or {}
     r = el(parent, "eventReport")
     el(r, "reportID", str(data.get("z_number") or f"X{e.nr}"))
     el(r, "reportType", "Z report" if data.get("kind") == "Z" else "X report")
     el(r, "companyIdent", company.cvr)
     el(r, "companyName", clean(company.name, 100))
-    el(r, "reportDate", local.date().isoformat())
-    el(r, "reportTime", local.timetz().isoformat(timespec="microseconds"))
+    el(r, "reportDate", day)
+    el(r, "reportTime", time)
     el(r, "registerID", clean(data.get("register_id") or "1", 100))
     tcs = el(r, "reportTotalCashSales")
     el(tcs, "totalCashSaleAmnt", data["gross_sales"])
@@ -231,15 +231,15 @@ def event_report(parent: etree._Element, data: dict, company: Company, e: EventR
 
 def _event(e: EventRow, event_type: str, trans_id: str | None, text: str | None) -> etree._Element:
     el = Doc.el
-    local = e.ts.astimezone(TZ)
+    day, time = saft_date_time(e.ts)
     x = el(None, "event")
     el(x, "eventID", str(e.nr))
     el(x, "eventType", event_type)
     if trans_id:
         el(x, "transID", clean(trans_id, 36))
     el(x, "empID", clean(e.cashier, 36))
-    el(x, "eventDate", local.date().isoformat())
-    el(x, "eventTime", local.timetz().isoformat(timespec="microseconds"))
+    el(x, "eventDate", day)
+    el(x, "eventTime", time)
     if text:
         el(x, "eventText", clean(text, 9999))
     return x
@@ -341,6 +341,8 @@ def transaction(st: StoredTransaction, kind: str, payload: str, certificate: str
             rx = el(x, "rounding")
             el(rx, "roundingAmnt", kr(data["rounding"]))
         payments = data.get("payments", [])
+        if not payments and not tx.void:  # a sale or return of 0.00: the check wants a payment all the same
+            payments = [{"type": PaymentType.CASH.value, "amount": 0}]
     elif kind == "cash_difference":
         diff = data.get("difference", 0)
         _line(x, 1, {"sku": DIFFERENCE_ARTICLE, "name": "Kassedifference", "group": "", "vat_rate": 0,

@@ -112,6 +112,13 @@ class _Hashing:
         return self.f.write(data)
 
 
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -173,14 +180,14 @@ def export(till: Till, start: date, end: date, out_dir: Path, cashier_id: str = 
         raise ExportError(f"cannot write to {out_dir}: {exc.strerror or exc}",
                           "Der kan ikke skrives til den valgte placering.") from exc
     cert_pem = certs[settings.current_key_version(conn)]
-    written: list[Path] = []
-    sigs: list[Path] = []
-    temps: list[Path] = []
+    stamp = f"{created.astimezone(TZ):%Y%m%d%H%M%S}"
+    pem_name = f"SAF-T Cash Register_{company.cvr}_{stamp}.pem"
+    renames: list[tuple[Path, Path]] = []  # (written aside, final name): renamed only when all are whole
     try:
         for n, part_bounds in enumerate(ranges, 1):
             name = file_name(company.cvr, created, n, total_files)
-            final, temp = out_dir / name, out_dir / f".{name}.part"
-            temps.append(temp)
+            temp = out_dir / f".{name}.part"
+            renames.append((temp, out_dir / name))
             regs = saft_source.registers(conn, part_bounds)
             part = Part([(r, partial(saft_source.events, conn, part_bounds, r),
                           partial(saft_source.transactions, conn, part_bounds, r)) for r in regs])
@@ -190,32 +197,28 @@ def export(till: Till, start: date, end: date, out_dir: Path, cashier_id: str = 
                            shop["shop_name"], certs, copy_ids.get, tick)
                 raw.flush()
                 os.fsync(raw.fileno())
-            signature = till.journal.signer.sign_sha512_digest(hashing.sha.digest())
             sig_temp = out_dir / f".{name}.sig.part"
-            temps.append(sig_temp)
-            with open(sig_temp, "wb") as f:
-                f.write(signature)
-                f.flush()
-                os.fsync(f.fileno())
+            renames.append((sig_temp, out_dir / f"{name}.sig"))
+            _write_synced(sig_temp, till.journal.signer.sign_sha512_digest(hashing.sha.digest()))
+        pem_temp = out_dir / f".{pem_name}.part"
+        renames.append((pem_temp, out_dir / pem_name))
+        _write_synced(pem_temp, cert_pem.encode("ascii"))
+        for temp, final in renames:
             os.replace(temp, final)
-            os.replace(sig_temp, out_dir / f"{name}.sig")
-            written.append(final)
-            sigs.append(out_dir / f"{name}.sig")
-        pem_path = out_dir / f"SAF-T Cash Register_{company.cvr}_{created.astimezone(TZ):%Y%m%d%H%M%S}.pem"
-        pem_temp = out_dir / f".{pem_path.name}.part"
-        temps.append(pem_temp)
-        pem_temp.write_text(cert_pem, encoding="ascii")
-        os.replace(pem_temp, pem_path)
         _fsync_dir(out_dir)
     except OSError as exc:
-        for p in temps:
-            p.unlink(missing_ok=True)
-        for p in written + sigs:  # a half-made export is no export: nothing of it stays
-            p.unlink(missing_ok=True)
+        for temp, final in renames:  # a half-made export is no export: nothing of it stays
+            for path in (temp, final):
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:  # a stick gone read-only or pulled out: what is left is not whole
+                    pass
         log.warning("event=saft_export_failed dir=%s error=%s", out_dir, exc)
         raise ExportError(f"the export to {out_dir} failed: {exc.strerror or exc}; nothing was kept",
                           "Eksporten mislykkedes (er USB-nøglen fuld eller taget ud?). Intet blev gemt."
                           ) from exc
+    written = [final for _temp, final in renames if final.suffix == ".xml"]
+    sigs = [final for _temp, final in renames if final.suffix == ".sig"]
     with transaction(conn):
         till.journal.append("journal_export", who, {
             "format": "SAF-T Cash Register DK 1.0.3", "from": start.isoformat(), "to": end.isoformat(),

@@ -151,9 +151,16 @@ def verify(conn: sqlite3.Connection, company_ident: str,
     if cash_entries != count:
         return ChainReport(False, count, None, f"{cash_entries} cash entries in the journal but {count} "
                                                "cash transactions")
-    for z, payload in conn.execute("SELECT z.z_number, j.payload FROM z_reports z JOIN journal j "
-                                   "ON j.nr = z.journal_nr ORDER BY z.z_number"):
+    for z, journal_nr, last_tx_nr, payload in conn.execute(
+            "SELECT z.z_number, z.journal_nr, z.last_tx_nr, j.payload FROM z_reports z "
+            "LEFT JOIN journal j ON j.nr = z.journal_nr ORDER BY z.z_number"):
+        if payload is None:  # the index outlived its journal entry: the end was cut off
+            return ChainReport(False, count, journal_nr,
+                               f"Z {z}'s journal entry {journal_nr} is gone (the journal was cut off)")
         anchor = json.loads(payload).get("last_transaction")
+        if last_tx_nr is not None and (not anchor or int(anchor["nr"]) != last_tx_nr):
+            return ChainReport(False, count, last_tx_nr, f"Z {z}: its index and its journal entry name "
+                                                         "different last transactions")
         if not anchor:
             continue
         got = by_nr.get(int(anchor["nr"]))

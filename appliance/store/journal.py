@@ -24,7 +24,9 @@ from . import cash_transactions
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
-_BEHIND = timedelta(seconds=1)  # worth a warning; closer is two entries in one clock tick
+_BEHIND = timedelta(seconds=1)
+_SECOND = timedelta(seconds=1)
+REPORT_KINDS = ("x_report", "z_report")  # worth a warning; closer is two entries in one clock tick
 _COLUMNS = ("nr, ts, register_id, cashier, kind, amount_in, amount_ex, payload, trans_id, "
             "signature, key_version")
 
@@ -50,7 +52,7 @@ class Journal:
         if not self.conn.in_transaction:
             raise RuntimeError("journal appends must run inside a transaction")
         last = self.conn.execute(
-            "SELECT nr, ts, signature FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
+            "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
         nr, prev_sig = (last[0] + 1, last[2]) if last else (1, "0")
         now = self.clock()
         if now.tzinfo is None:
@@ -62,6 +64,10 @@ class Journal:
                             prev_ts.isoformat())
             if now <= prev_ts:  # strictly after: a Z's time then lies after all it covers
                 now = (prev_ts + _TICK).astimezone(now.tzinfo)
+            if last[3] in REPORT_KINDS and now.replace(microsecond=0) <= prev_ts.replace(microsecond=0):
+                # SAF-T's check reads times to the second: what follows an X or Z starts in the next
+                # second, so no one counts it inside that report
+                now = (prev_ts.replace(microsecond=0) + _SECOND).astimezone(now.tzinfo)
         entry = Entry(nr, now, self.register_id, cashier, kind, amount_in, amount_ex,
                       canonical_json(payload), key_version=self.signer.key_version)
         entry = replace(entry, trans_id=content_id(entry))
