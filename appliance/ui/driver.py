@@ -77,6 +77,7 @@ class Driver:
         widget = self.key(key_or_widget) if isinstance(key_or_widget, str) else key_or_widget
         if widget.disabled:
             raise AssertionError(f"{getattr(widget, 'key', widget)} is disabled")
+        self._into_view(widget)
         x, y = widget.to_window(*widget.center)
         touch = _touch(x, y)
         from kivy.base import EventLoop
@@ -86,6 +87,17 @@ class Driver:
         self.step()
         if settle:
             self.settle()
+
+    def _into_view(self, widget: Any) -> None:
+        """A button in a scrolled list is scrolled into view first, as a finger would."""
+        from kivy.uix.scrollview import ScrollView
+        parent = widget.parent
+        while parent is not None and parent is not parent.parent:
+            if isinstance(parent, ScrollView):
+                parent.scroll_to(widget, padding=4, animate=False)
+                self.step(2)
+                return
+            parent = parent.parent
 
     def type_pin(self, digits: str) -> None:
         for d in digits:
