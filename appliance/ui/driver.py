@@ -94,8 +94,10 @@ class Driver:
         parent = widget.parent
         while parent is not None and parent is not parent.parent:
             if isinstance(parent, ScrollView):
-                parent.scroll_to(widget, padding=4, animate=False)
-                self.step(2)
+                x, y = widget.to_window(*widget.center)
+                if not parent.collide_point(*parent.to_parent(*parent.to_widget(x, y))):
+                    parent.scroll_to(widget, padding=4, animate=False)
+                    self.step(2)
                 return
             parent = parent.parent
 
