@@ -14,7 +14,7 @@ from ..domain.signing import key_pem, new_key, self_signed_certificate
 from ..store import catalog, settings
 from ..store.db import StoreError, connect, transaction
 from ..store.keys import check_pair, key_path, write_private
-from .till import Till, open_till
+from .till import Till, open_till, system_clock
 
 ACCOUNT_KEY = re.compile(
     r"^(revenue:default|revenue:[\wÆØÅæøåéÉ &.-]{1,40}|cash|bank|differences|rounding|"
@@ -45,6 +45,7 @@ def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: s
             raise SetupError(f"{data} already holds an initialised till")
         if certificate is not None and key is not None:
             check_pair(key, certificate)
+            check_valid_now(certificate, (clock or system_clock)())
             pem, kind = key, "oces"
             cert = certificate
         else:
@@ -69,6 +70,16 @@ def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: s
             "shop_name": shop_name.strip(), "cvr": cvr, "address": address.strip(),
             "register_id": register_id, "certificate": kind})
     return till
+
+
+def check_valid_now(certificate: bytes, now: datetime) -> None:
+    """A certificate that has run out (or has not begun) would sign sales no export can stand by."""
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(certificate)
+    if now > cert.not_valid_after_utc:
+        raise SetupError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    if now < cert.not_valid_before_utc:
+        raise SetupError(f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}")
 
 
 def set_account(till: Till, key: str, number: str | int, who: str = "system") -> None:

@@ -209,3 +209,13 @@ def test_export_targets_are_writable_sticks_and_the_data_partition(tmp_path) -> 
     assert [(t.kind, t.label) for t in found] == [("usb", "MY STICK"), ("data", "exports")]
     assert found[0].path == stick / "tillbox-saft" and found[0].free > 0
     assert removable_mounts((media,), tmp_path / "no-such-file") == []
+
+
+def test_init_refuses_a_certificate_that_has_run_out(tmp_path) -> None:
+    from appliance.services.setup import SetupError
+    clock = Clock()
+    cert, key = _short_lived(clock, 5)
+    clock.advance(days=10)
+    with pytest.raises(SetupError, match="expired"):
+        init_shop(tmp_path / "s", "Butik", CVR, "Vej 1, 4000 Roskilde", "1", clock, cert, key)
+    assert not (tmp_path / "s" / "keys").exists()  # nothing written for a refused set-up
