@@ -862,3 +862,18 @@ def _check_code_families(doc: _Document) -> list[Finding]:
                     f"{ref.kind} code {ref.code!r} maps to {ref.predefined!r}, expected "
                     f"{'/'.join(_FAMILIES[ref.kind])}xxx")
             for ref in _refs(doc, lines=False) if not _family_ok(ref)]
+
+
+def detached_signature_ok(xml: str | Path, pem: str | Path | None = None) -> bool:
+    """Tillbox's own addition beside each file (not the authority's check): `<file>.sig`, RSA PKCS#1
+    v1.5 SHA-512 over the file's bytes, verified with the certificate in the `.pem` beside it."""
+    xml = Path(xml)
+    if pem is None:
+        (pem,) = xml.parent.glob("*.pem")
+    key = x509.load_pem_x509_certificate(Path(pem).read_bytes()).public_key()
+    try:
+        key.verify(Path(f"{xml}.sig").read_bytes(), xml.read_bytes(),  # type: ignore[call-arg,union-attr]
+                   padding.PKCS1v15(), hashes.SHA512())  # type: ignore[arg-type]
+    except (InvalidSignature, ValueError, OSError):
+        return False
+    return True

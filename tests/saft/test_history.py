@@ -20,9 +20,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -34,7 +31,7 @@ from appliance.services.till import TZ, Till, open_till
 from appliance.store.journal import entry as journal_entry
 from appliance.store.journal import verify
 from tests.conftest import CVR, Clock, make_till
-from tests.saft.checker import NS, check_file, problems, summary
+from tests.saft.checker import NS, check_file, detached_signature_ok, problems, summary
 
 HISTORY = settings(max_examples=30, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -385,16 +382,6 @@ def last_event_type(path: Path) -> str:
     return events[-1].findtext(_q("eventType"))
 
 
-def signature_ok(xml: Path) -> bool:
-    pems = list(xml.parent.glob("*.pem"))
-    assert len(pems) == 1, pems
-    key = x509.load_pem_x509_certificate(pems[0].read_bytes()).public_key()
-    try:
-        key.verify(Path(f"{xml}.sig").read_bytes(), xml.read_bytes(), padding.PKCS1v15(), hashes.SHA512())
-    except Exception:
-        return False
-    return True
-
 
 def check_export(shop: Shop, files: list[Path]) -> None:
     """Every property the brief asks of an exported set of files."""
@@ -402,7 +389,7 @@ def check_export(shop: Shop, files: list[Path]) -> None:
     for f in files:
         findings = check_file(f)
         assert problems(findings) == [], f"{f.name}\n{summary(problems(findings))}"
-        assert signature_ok(f), f"{f.name}.sig does not verify"
+        assert detached_signature_ok(f), f"{f.name}.sig does not verify"
     numbers = [n for f in files for n in numbers_in(f)]
     total = till.conn.execute("SELECT COUNT(*) FROM cash_transactions").fetchone()[0]
     assert numbers == list(range(1, total + 1))
