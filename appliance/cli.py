@@ -32,7 +32,7 @@ from .store.journal import last_nr, verify
 
 EXIT_ERROR = 1
 EXIT_JOURNAL_BROKEN = 3
-KNOWN_ERRORS = (
+KNOWN_ERRORS: tuple[type[Exception], ...] = (
     CatalogError, setup.SetupError, selling.SaleError, cash.CashError, closing.CloseError,
     StoreError, AuthError, PermissionDenied, MoneyError, FileNotFoundError, sqlite3.DatabaseError,
     ValueError, PermissionError, DeviceCommandError, DeviceError, LabelError, *cli_dinero.KNOWN_ERRORS,
@@ -43,6 +43,10 @@ KNOWN_ERRORS = (
 
 class CliError(Exception):
     pass
+
+
+# what a command refuses with one line on stderr and exit 1 (never a traceback)
+REFUSALS: tuple[type[Exception], ...] = (CliError, *KNOWN_ERRORS)
 
 
 def _read_json(path: str) -> dict:
@@ -386,7 +390,7 @@ def run(argv: list[str]) -> int:
     except JournalBroken as exc:
         _fail(args, str(exc), exc.result)
         return EXIT_JOURNAL_BROKEN
-    except (CliError, *KNOWN_ERRORS) as exc:
+    except REFUSALS as exc:
         _fail(args, str(exc))
         return EXIT_ERROR
     if args.json:

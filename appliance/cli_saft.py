@@ -11,7 +11,7 @@ from .services.certificate import certificate_info
 from .services.saft_export import ExportError, export, parse_day
 from .services.till import Till
 
-KNOWN_ERRORS = (ExportError,)
+KNOWN_ERRORS: tuple[type[Exception], ...] = (ExportError,)
 
 
 def add_parsers(sub: Any) -> None:

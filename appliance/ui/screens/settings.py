@@ -222,7 +222,7 @@ class ProductForm(Section):
 
         def fetch(t: Any) -> tuple[Any, str, list[str]]:
             return (product(t, sku) if sku else None), (sku or next_sku(t)), groups(t.conn)
-        self.call(fetch, done=lambda r: self._fill(*r, barcode))
+        self.call(fetch, done=lambda r: self._fill(r[0], r[1], r[2], barcode))
 
     def _fill(self, p: Any, sku: str, groups: list[str], barcode: str) -> None:
         self.groups = groups
