@@ -194,7 +194,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         if not args.simulate:
             raise CliError("--tour runs on the demo shop: add --simulate")
         from .ui.tour import run_tour
-        shots = run_tour(args.data, Path(args.tour), (width, height))
+        shots = run_tour(args.data, Path(args.tour), (width, height), only=args.screen)
         print(json.dumps({"screenshots": [str(p) for p in shots]}, ensure_ascii=False, indent=2))
         return 0
     from .ui.driver import prepare
@@ -316,6 +316,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("kiosk", help="the touchscreen till")
     s.add_argument("--simulate", action="store_true", help="simulated devices and a demo shop")
     s.add_argument("--tour", metavar="DIR", help="walk every screen offscreen, one PNG each, then exit")
+    s.add_argument("--screen", help="with --tour: only this screen, the first opened after logging in")
     s.add_argument("--windowed", action="store_true", help="a window instead of full screen (development)")
     s.add_argument("--size", default="1280x800", help="window size, e.g. 800x480")
     return p

@@ -21,3 +21,19 @@ def ensure_demo_shop(data: Path) -> Path:
             with transaction(till.conn):
                 set_meta(till.conn, "kiosk.favourites", json.dumps(skus))
     return data
+
+
+def copy_demo_shop(src: Path, dst: Path) -> Path:
+    """A copy of a demo shop whose simulated devices (printer, drawer, scanner, labels, terminal) and
+    MobilePay simulator live in the copy: the original's sim folder is neither copied nor shared."""
+    import shutil
+
+    from ..services.devices import set_device, sim_specs
+    from ..services.mobilepay_setup import set_mobilepay, sim_spec
+    from ..services.till import open_till
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.fifo", "run", "sim"))
+    with open_till(dst) as till:
+        for role, spec in sim_specs(dst / "sim").items():
+            set_device(till, role, spec, "system")
+        set_mobilepay(till, sim_spec(till), "system")
+    return dst

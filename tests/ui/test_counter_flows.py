@@ -35,18 +35,8 @@ def run_child(body: str, data: Path) -> dict:
 def copy_shop(kiosk_data: Path, tmp_path: Path) -> Path:
     """A copy of the suite's demo shop whose simulated devices (and MobilePay) write into the copy,
     not into the shop the session's kiosk is printing to."""
-    import shutil
-
-    from appliance.services.devices import set_device, sim_specs
-    from appliance.services.till import open_till
-    data = tmp_path / "shop"
-    shutil.copytree(kiosk_data, data, ignore=shutil.ignore_patterns("*.fifo", "run", "sim"))
-    from appliance.services.mobilepay_setup import set_mobilepay, sim_spec
-    with open_till(data) as till:
-        for role, spec in sim_specs(data / "sim").items():
-            set_device(till, role, spec, "system")
-        set_mobilepay(till, sim_spec(till), "system")
-    return data
+    from appliance.ui.simulate import copy_demo_shop
+    return copy_demo_shop(kiosk_data, tmp_path / "shop")
 
 
 def codes(kiosk, n: int) -> list[str]:
