@@ -271,9 +271,10 @@ def void_receipt(till: Till, basket: Basket, cashier_id: str) -> None:
 
 
 def receipt_copy(till: Till, number: int, cashier_id: str) -> dict:
-    who = till.cashier(cashier_id)
+    """A copy of a receipt, journalled under the cashier (or `system` from the shell)."""
+    who = till.acting(cashier_id)
     original, _ = load_receipt(till, number)
     with transaction(till.conn):
-        till.journal.append("receipt_copy", who.id, {"receipt_number": number,
+        till.journal.append("receipt_copy", who, {"receipt_number": number,
                                                      "total": original["total"]})
     return original

@@ -59,13 +59,16 @@ def test_hw_test_printer_drawer_labels_and_copies(shop: Path) -> None:
     copy = ok(till(shop, "receipt", "copy", "1", "--cashier", "anna"))
     assert copy["printed"] == [3]
     assert "KOPI" in (shop / "sim" / "printer" / "0003.txt").read_text(encoding="utf-8")
+    # as the README writes it: no --cashier, the shell's `system` asks for the copy
+    assert ok(till(shop, "receipt", "copy", "1"))["printed"] == [4]
+    assert "KOPI" in (shop / "sim" / "printer" / "0004.txt").read_text(encoding="utf-8")
     x = ok(till(shop, "report", "x", "--print"))
-    assert x["print"]["printed"] == [4]
+    assert x["print"]["printed"] == [5]
     z = ok(till(shop, "close-day", "--counted-cash", "12.95", "--print"))
-    assert z["print"]["printed"] == [5]
+    assert z["print"]["printed"] == [6]
     again = ok(till(shop, "reports", "show", "--print"))
-    assert again["print"]["printed"] == [6]
-    assert "Z" in (shop / "sim" / "printer" / "0006.txt").read_text(encoding="utf-8")
+    assert again["print"]["printed"] == [7]
+    assert "Z" in (shop / "sim" / "printer" / "0007.txt").read_text(encoding="utf-8")
 
 
 def test_labels_print_by_group_and_by_date(shop: Path) -> None:
