@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import Any
 
+from .dinero.errors import DineroError
 from .dinero.tokens import LoginNeeded, TokenStore, redact
 from .services import uploader
 from .services.till import Till
@@ -99,6 +100,9 @@ def status(till: Till, store: TokenStore) -> dict[str, Any]:
     except LoginNeeded as exc:
         out["login_ok"] = False
         out["message"] = f"{uploader.MSG_LOGIN}: {exc}"
+    except DineroError as exc:  # Dinero down or out of reach: the queue is still worth showing
+        out["reachable"] = False
+        out["message"] = f"Dinero could not be reached: {exc}; the transfers wait in the queue"
     return out
 
 

@@ -120,6 +120,16 @@ def test_cli_contract_connect_status_check_send(shop: Path, dinero) -> None:
     assert bad.returncode == 1 and "no Z report 9" in json.loads(bad.stdout)["error"]
 
 
+def test_status_shows_the_queue_when_dinero_cannot_be_reached(shop: Path, dinero) -> None:
+    ok(till(shop, *connect_args(dinero)))
+    ok(till(shop, "sell", "--json-in", "-", stdin=json.dumps(SALE)))
+    ok(till(shop, "close-day", "--counted-cash", "0.00"))
+    dinero.stop()
+    status = ok(till(shop, "dinero", "status"))  # exit 0: the shop still sees its queue
+    assert status["reachable"] is False and status["transfers"] == {"queued": 1}
+    assert "could not be reached" in status["message"]
+
+
 def test_an_organization_without_pro_is_refused_plainly(shop: Path, dinero) -> None:
     dinero.add_personal_client("free-client", "free-secret", "free-key", 4799)
     proc = till(shop, "dinero", "connect", "--personal", "--client-id", "free-client", "--client-secret",
