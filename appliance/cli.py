@@ -409,6 +409,9 @@ def _fail(args: argparse.Namespace, message: str, extra: dict | None = None) -> 
 
 
 def main() -> None:
+    # Everything the till writes under DATA (the database and its WAL, keys, secrets, exports, the
+    # simulated devices' output) is the shop's record: 0600 files in 0700 folders, whoever runs it.
+    os.umask(0o077)
     logging.basicConfig(
         level=os.environ.get("TILLBOX_LOG", "WARNING").upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,8 +42,9 @@ def connect(data_dir: Path, *, create: bool = False) -> sqlite3.Connection:
     if not path.exists() and not create:
         raise StoreError(f"no till database at {path}: run 'till init' first")
     try:
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if create:  # private whatever the caller's umask: the journal is the shop's record
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         _configure(conn)
         migrate(conn)
