@@ -16,6 +16,7 @@ from ..domain.tenders import Payment, PaymentError, PaymentType, settle, settle_
 from ..store import catalog
 from ..store.db import transaction
 from ..store.journal import entry as journal_entry
+from ..store.journal import last_receipt_number
 from .till import Till
 
 
@@ -24,8 +25,9 @@ class SaleError(ValueError):
 
 
 def _receipt_number(till: Till) -> int:
-    row = till.conn.execute("SELECT COALESCE(MAX(receipt_number), 0) FROM receipts").fetchone()
-    return row[0] + 1
+    """One past the highest number the signed journal holds (not the receipts index, which a
+    deleted row would make hand out a number twice)."""
+    return last_receipt_number(till.conn) + 1
 
 
 def resolve(till: Till, item: dict) -> tuple[Any, dict]:

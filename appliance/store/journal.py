@@ -20,7 +20,7 @@ from ..domain.journal import (
     verify_chain,
 )
 from ..domain.signing import Signer, Verifier
-from . import cash_transactions
+from . import cash_transactions, derived
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
@@ -100,6 +100,13 @@ def entry(conn: sqlite3.Connection, nr: int) -> Entry | None:
     return _entry(row) if row else None
 
 
+def last_receipt_number(conn: sqlite3.Connection) -> int:
+    """The highest receipt number in the journal (0 before the first sale); index 005 serves it."""
+    row = conn.execute("SELECT MAX(json_extract(payload, '$.receipt_number')) FROM journal "
+                       "WHERE kind IN ('sale', 'return')").fetchone()
+    return int(row[0] or 0)
+
+
 def last_nr(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(nr), 0) FROM journal").fetchone()[0]
 
@@ -119,4 +126,7 @@ def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:
     txs = cash_transactions.verify(conn, company_ident, verifier)
     if not txs.ok:
         return ChainReport(False, report.entries, txs.first_bad, txs.problem, txs.entries)
+    wrong = derived.check(conn)
+    if wrong is not None:
+        return ChainReport(False, report.entries, wrong[0], wrong[1], txs.entries)
     return ChainReport(True, report.entries, transactions=txs.entries)
