@@ -386,6 +386,7 @@ def run(argv: list[str]) -> int:
                 shop = _shop(till)
         else:
             with open_till(args.data) as till:
+                till.journal.strict = True  # a clock behind the journal is refused, not stepped over
                 result = TILL_COMMANDS[args.command](args, till)
                 shop = _shop(till)
     except JournalBroken as exc:

@@ -13,7 +13,7 @@ from ..domain.reports import DENOMINATIONS, Report, ReportContext, build_report,
 from ..store import cash_transactions, catalog, settings
 from ..store.db import transaction
 from ..store.journal import entries, entry
-from .till import Till
+from .till import TZ, Till
 from .uploader import auto_transfer, queue_post, transfer_states, wake_uploader
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def _context(till: Till, kind: str, counted: int | None = None,
              denominations: dict[int, int] | None = None, to_bank: int = 0
              ) -> tuple[ReportContext, int]:
     z_number, prev, after = _last_z(till)
-    now = till.now()
+    now = till.journal.next_time().astimezone(TZ)  # the period never ends before its entries
     if prev is not None:
         start = prev["period_end"]
         opening = (parse_kroner(prev["grand_total_sales"]),

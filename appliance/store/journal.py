@@ -24,9 +24,15 @@ from . import cash_transactions, derived
 
 log = logging.getLogger(__name__)
 _TICK = timedelta(microseconds=1)
-_BEHIND = timedelta(seconds=1)
+_BEHIND = timedelta(seconds=1)  # worth a warning (or, strict, a refusal); closer is one clock tick
 _SECOND = timedelta(seconds=1)
-REPORT_KINDS = ("x_report", "z_report")  # worth a warning; closer is two entries in one clock tick
+REPORT_KINDS = ("x_report", "z_report")
+
+
+class ClockBehind(ValueError):
+    """The clock is behind the journal's last entry: set it right before the till writes anything."""
+
+
 _COLUMNS = ("nr, ts, register_id, cashier, kind, amount_in, amount_ex, payload, trans_id, "
             "signature, key_version")
 
@@ -43,6 +49,34 @@ class Journal:
         self.register_id = register_id
         self.company_ident = company_ident
         self.clock = clock
+        self.strict = False  # refuse a clock behind the journal (the CLI) instead of stepping over it
+
+    def next_time(self) -> datetime:
+        """The time the next entry would get (a Z's period ends there, never before its entries)."""
+        return self._stamp(self.conn.execute(
+            "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone())
+
+    def _stamp(self, last: tuple | None) -> datetime:
+        """Now, but strictly after the last entry (and, after an X or Z, in the next whole second:
+        SAF-T's check reads times to the second). With `strict` (the CLI), a clock more than a second
+        behind the journal is refused rather than stepped over."""
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("journal time must be timezone-aware")
+        if last is None:
+            return now
+        prev_ts = datetime.fromisoformat(last[1])
+        if now < prev_ts - _BEHIND:
+            if self.strict:
+                raise ClockBehind(f"the clock ({now.isoformat(timespec='seconds')}) is behind the journal's "
+                                  f"last entry ({prev_ts.isoformat(timespec='seconds')}): set the clock "
+                                  "right before using the till")
+            log.warning("event=clock_behind_journal now=%s last=%s", now.isoformat(), prev_ts.isoformat())
+        if now <= prev_ts:  # strictly after: a Z's time then lies after all it covers
+            now = (prev_ts + _TICK).astimezone(now.tzinfo)
+        if last[3] in REPORT_KINDS and now.replace(microsecond=0) <= prev_ts.replace(microsecond=0):
+            now = (prev_ts.replace(microsecond=0) + _SECOND).astimezone(now.tzinfo)
+        return now
 
     def append(self, kind: str, cashier: str, payload: dict, amount_in: int = 0,
                amount_ex: int = 0) -> Entry:
@@ -54,20 +88,7 @@ class Journal:
         last = self.conn.execute(
             "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
         nr, prev_sig = (last[0] + 1, last[2]) if last else (1, "0")
-        now = self.clock()
-        if now.tzinfo is None:
-            raise ValueError("journal time must be timezone-aware")
-        if last:
-            prev_ts = datetime.fromisoformat(last[1])
-            if now < prev_ts - _BEHIND:
-                log.warning("event=clock_behind_journal now=%s last=%s", now.isoformat(),
-                            prev_ts.isoformat())
-            if now <= prev_ts:  # strictly after: a Z's time then lies after all it covers
-                now = (prev_ts + _TICK).astimezone(now.tzinfo)
-            if last[3] in REPORT_KINDS and now.replace(microsecond=0) <= prev_ts.replace(microsecond=0):
-                # SAF-T's check reads times to the second: what follows an X or Z starts in the next
-                # second, so no one counts it inside that report
-                now = (prev_ts.replace(microsecond=0) + _SECOND).astimezone(now.tzinfo)
+        now = self._stamp(last)
         entry = Entry(nr, now, self.register_id, cashier, kind, amount_in, amount_ex,
                       canonical_json(payload), key_version=self.signer.key_version)
         entry = replace(entry, trans_id=content_id(entry))

@@ -248,3 +248,19 @@ def test_demo_fills_a_believable_shop(tmp_path: Path) -> None:
     from appliance.domain.money import parse_kroner as p
     assert p(z["grand_total_sales"]) == p(z1["grand_total_sales"]) + p(z["gross_sales"])
     assert ok(till(data, "journal", "verify"))["ok"] is True
+
+
+def test_a_clock_behind_the_journal_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    data = make_shop(tmp_path / "shop")
+    sale = json.dumps({"cashier": "anna", "lines": [{"sku": "MILK"}],
+                       "payments": [{"type": "card", "amount": "12.95"}]})
+    ok(till(data, "sell", "--json-in", "-", stdin=sale))
+    before = ok(till(data, "journal", "verify"))["entries"]
+    behind = "2020-01-01T12:00:00+01:00"
+    for args in (("sell", "--json-in", "-"), ("close-day", "--counted-cash", "0.00"), ("report", "x"),
+                 ("cash", "float", "--amount", "100.00")):
+        proc = till(data, *args, stdin=sale, clock=behind)
+        assert proc.returncode == 1 and "behind the journal's last entry" in proc.stderr, args
+    # reading needs no clock: verify and the report list still answer
+    assert ok(till(data, "journal", "verify", clock=behind))["entries"] == before
+    assert ok(till(data, "reports", "list", clock=behind)) == []
