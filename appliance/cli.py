@@ -25,6 +25,7 @@ from .services import cash, checkout, closing, payment_types, selling, setup
 from .services.devices import DeviceError, open_devices
 from .services.labels import LabelError
 from .services.reconciliation import reconcile_before_close
+from .services.startup_check import check_on_start
 from .services.till import AuthError, Till, data_dir, open_till
 from .store import catalog, settings
 from .store.db import StoreError
@@ -387,6 +388,11 @@ def run(argv: list[str]) -> int:
         else:
             with open_till(args.data) as till:
                 till.journal.strict = True  # a clock behind the journal is refused, not stepped over
+                if not reads_only(args):
+                    started = check_on_start(till)
+                    if not started.ok:  # nothing goes on top of a journal that does not verify
+                        raise JournalBroken({"ok": False, "entries": started.entries,
+                                             "first_bad": started.first_bad, "problem": started.problem})
                 result = TILL_COMMANDS[args.command](args, till)
                 shop = _shop(till)
     except JournalBroken as exc:
@@ -400,6 +406,13 @@ def run(argv: list[str]) -> int:
     else:
         print(human(args, result, shop))
     return 0
+
+
+def reads_only(args: argparse.Namespace) -> bool:
+    """Commands that only read (and so may look at a journal that fails its start-up check)."""
+    return (args.command in ("journal", "certificate")
+            or (args.command == "reports" and args.action in ("list", "show"))
+            or (args.command == "dinero" and args.action == "status"))
 
 
 def _fail(args: argparse.Namespace, message: str, extra: dict | None = None) -> None:

@@ -118,12 +118,14 @@ def verify_chain(
     company_ident: str,
     verify_signature: Callable[[str, str, int], bool],
     expected_last: int | None = None,
+    after: Entry | None = None,
 ) -> ChainReport:
     """Walk the journal in storage order; name the first entry that was edited, deleted,
-    inserted or moved. `verify_signature(signature, signed_text, key_version)`."""
-    prev_sig = "0"
-    prev_ts: datetime | None = None
-    expect = 1
+    inserted or moved. `verify_signature(signature, signed_text, key_version)`. With `after`, the
+    walk starts behind that entry (trusted as it is): the chain since a point, as at start-up."""
+    prev_sig = after.signature if after is not None else "0"
+    prev_ts: datetime | None = after.ts if after is not None else None
+    expect = after.nr + 1 if after is not None else 1
     count = 0
     for e in entries:
         count += 1

@@ -29,6 +29,10 @@ class Signer:
         sig = self._key.sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA512())
         return base64.b64encode(sig).decode()
 
+    def public_key_der(self) -> bytes:
+        return self._key.public_key().public_bytes(serialization.Encoding.DER,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
     def sign_sha512_digest(self, digest: bytes) -> bytes:
         """PKCS#1 v1.5 over a SHA-512 digest made elsewhere (a file hashed while it was written):
         the same signature as signing the file's bytes, so `openssl dgst -sha512 -verify` checks it."""

@@ -113,18 +113,25 @@ def backfill(conn: sqlite3.Connection, entries_upto: Callable[[int, int], Iterat
     return count
 
 
-def verify(conn: sqlite3.Connection, company_ident: str,
-           verify_signature: Callable[[str, str, int], bool]) -> ChainReport:
+def verify(conn: sqlite3.Connection, company_ident: str, verify_signature: Callable[[str, str, int], bool],
+           journal_entry: Callable[[int], Entry | None], after_journal_nr: int = 0) -> ChainReport:
     """Check the cash transactions against the journal and their chains, in storage order: each is
     the entry it claims to be, numbered without gaps, signed over exactly the stored string after its
     register's previous signature; every cash entry of the journal has one; and every Z's last
-    transaction (number and signature, as printed and sent to Dinero) is still there unchanged."""
-    from .journal import entry as journal_entry
+    transaction (number and signature, as printed and sent to Dinero) is still there unchanged.
+    With `after_journal_nr`, only the transactions of the entries after it (a start-up's check)."""
     heads: dict[str, tuple[int, str]] = {}
+    for register_id, seq, signature in conn.execute(
+            "SELECT register_id, chain_seq, signature FROM cash_transactions WHERE rowid IN ("
+            "SELECT MAX(rowid) FROM cash_transactions WHERE journal_nr <= ? GROUP BY register_id)",
+            (after_journal_nr,)):
+        heads[register_id] = (int(seq), str(signature))
     count = 0
-    expect = 1
+    expect = 1 + int(conn.execute("SELECT COUNT(*) FROM cash_transactions WHERE journal_nr <= ?",
+                                  (after_journal_nr,)).fetchone()[0])
     by_nr: dict[int, str] = {}
-    for row in conn.execute(f"SELECT {COLUMNS} FROM cash_transactions ORDER BY rowid"):
+    for row in conn.execute(f"SELECT {COLUMNS} FROM cash_transactions WHERE journal_nr > ? ORDER BY rowid",
+                            (after_journal_nr,)):
         st = _stored(row)
         tx = st.tx
         count += 1
@@ -132,7 +139,7 @@ def verify(conn: sqlite3.Connection, company_ident: str,
         if nr != expect:
             return ChainReport(False, count, expect, f"cash transaction {expect} is missing or out of order "
                                                      f"(found {nr})")
-        e = journal_entry(conn, st.journal_nr)
+        e = journal_entry(st.journal_nr)
         if e is None or e.kind not in CASH_KINDS or cash_transaction(e, nr) != tx:
             return ChainReport(False, count, nr, f"cash transaction {nr} does not match journal entry "
                                                  f"{st.journal_nr}")
@@ -147,10 +154,13 @@ def verify(conn: sqlite3.Connection, company_ident: str,
         by_nr[nr] = st.signature
         expect += 1
     kinds = ", ".join(f"'{k}'" for k in sorted(CASH_KINDS))
-    cash_entries = conn.execute(f"SELECT COUNT(*) FROM journal WHERE kind IN ({kinds})").fetchone()[0]
+    cash_entries = conn.execute(f"SELECT COUNT(*) FROM journal WHERE kind IN ({kinds}) AND nr > ?",
+                                (after_journal_nr,)).fetchone()[0]
     if cash_entries != count:
         return ChainReport(False, count, None, f"{cash_entries} cash entries in the journal but {count} "
                                                "cash transactions")
+    if after_journal_nr:  # a period's check: the Zs' anchors are the full verify's
+        return ChainReport(True, count)
     for z, journal_nr, last_tx_nr, payload in conn.execute(
             "SELECT z.z_number, z.journal_nr, z.last_tx_nr, j.payload FROM z_reports z "
             "LEFT JOIN journal j ON j.nr = z.journal_nr ORDER BY z.z_number"):

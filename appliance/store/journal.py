@@ -121,6 +121,24 @@ def entry(conn: sqlite3.Connection, nr: int) -> Entry | None:
     return _entry(row) if row else None
 
 
+def verify_since(conn: sqlite3.Connection, company_ident: str, after_nr: int) -> ChainReport:
+    """The chain from the entry after `after_nr` to the end (as a start-up check does from the last
+    Z): each entry signed over the one before, numbered on, nothing cut from the end."""
+    certs = {v: pem.encode() for v, pem in conn.execute("SELECT version, certificate FROM key_versions")}
+    verifier = Verifier(certs)
+    start = entry(conn, after_nr) if after_nr else None
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE rowid > ? ORDER BY rowid", (after_nr,))
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+    report = verify_chain((_entry(r) for r in rows), company_ident, verifier,
+                          expected_last=seq[0] if seq else None, after=start)
+    if not report.ok:
+        return report
+    txs = cash_transactions.verify(conn, company_ident, verifier, lambda nr: entry(conn, nr), after_nr)
+    if not txs.ok:
+        return ChainReport(False, report.entries, txs.first_bad, txs.problem, txs.entries)
+    return ChainReport(True, report.entries, transactions=txs.entries)
+
+
 def last_receipt_number(conn: sqlite3.Connection) -> int:
     """The highest receipt number in the journal (0 before the first sale); index 005 serves it."""
     row = conn.execute("SELECT MAX(json_extract(payload, '$.receipt_number')) FROM journal "
@@ -144,7 +162,7 @@ def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:
                           expected_last=seq[0] if seq else None)
     if not report.ok:
         return report
-    txs = cash_transactions.verify(conn, company_ident, verifier)
+    txs = cash_transactions.verify(conn, company_ident, verifier, lambda nr: entry(conn, nr))
     if not txs.ok:
         return ChainReport(False, report.entries, txs.first_bad, txs.problem, txs.entries)
     wrong = derived.check(conn)

@@ -66,6 +66,7 @@ class TillApp(App):
         self.clock_gate = clock_gate
         self.gate: Any = None
         self.opened = False
+        self.stopped: Any = None  # the journal stop screen, when the start-up check failed
 
     # --- building ------------------------------------------------------------------------------
 
@@ -96,6 +97,14 @@ class TillApp(App):
         """Open the till (journal, devices, payments left open) and show the login or where the
         cashier was: only once the clock is trusted, as this may already journal."""
         self.backend.start()
+        from ..services.startup_check import check_on_start
+        started = self.backend.run(check_on_start)
+        if not started.ok:  # no sale on top of a journal that does not verify: the till stays shut
+            from .journalstop import show_stop
+            log.error("event=journal_stop first_bad=%s problem=%s", started.first_bad, started.problem)
+            sd_notify("STATUS=the journal does not verify; sales stopped")
+            self.stopped = show_stop(self.manager, started.problem or "", started.first_bad)
+            return
         self.opened = True
         from ..store.settings import get_meta
         set_language(self.backend.run(lambda t: get_meta(t.conn, "kiosk.language", "da")) or "da")

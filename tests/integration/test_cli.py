@@ -264,3 +264,36 @@ def test_a_clock_behind_the_journal_is_refused_and_nothing_is_written(tmp_path: 
     # reading needs no clock: verify and the report list still answer
     assert ok(till(data, "journal", "verify", clock=behind))["entries"] == before
     assert ok(till(data, "reports", "list", clock=behind)) == []
+
+
+def test_a_journal_that_fails_its_start_up_check_gets_nothing_on_top(tmp_path: Path) -> None:
+    import sqlite3
+    data = make_shop(tmp_path / "shop")
+    sale = json.dumps({"cashier": "anna", "lines": [{"sku": "MILK"}],
+                       "payments": [{"type": "card", "amount": "12.95"}]})
+    ok(till(data, "sell", "--json-in", "-", stdin=sale))
+    conn = sqlite3.connect(data / "till.db")
+    conn.execute("DROP TRIGGER journal_no_update")
+    conn.execute("UPDATE journal SET payload = replace(payload, '1295', '95') WHERE kind = 'sale'")
+    conn.commit()
+    conn.close()
+    before = sqlite3.connect(data / "till.db").execute("SELECT COUNT(*) FROM journal").fetchone()[0]
+    for args in (("sell", "--json-in", "-"), ("close-day", "--counted-cash", "0.00"),
+                 ("saft", "export", "--from", "2020-01-01", "--to", "2030-01-01")):
+        proc = till(data, *args, stdin=sale)
+        assert proc.returncode == 3 and "edited" in proc.stderr, (args, proc.stderr)
+    assert sqlite3.connect(data / "till.db").execute("SELECT COUNT(*) FROM journal").fetchone()[0] == before
+    assert till(data, "journal", "verify").returncode == 3
+    assert ok(till(data, "reports", "list")) == []  # reading still answers
+
+
+def test_a_key_that_does_not_belong_to_the_certificate_stops_the_till(tmp_path: Path) -> None:
+    from appliance.domain.signing import key_pem, new_key
+    data = make_shop(tmp_path / "shop")
+    key = data / "keys" / "journal-v1.key"
+    key.chmod(0o600)
+    key.write_bytes(key_pem(new_key()))
+    sale = json.dumps({"cashier": "anna", "lines": [{"sku": "MILK"}],
+                       "payments": [{"type": "card", "amount": "12.95"}]})
+    proc = till(data, "sell", "--json-in", "-", stdin=sale)
+    assert proc.returncode == 3 and "does not belong to the certificate" in proc.stderr

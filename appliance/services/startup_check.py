@@ -1,0 +1,41 @@
+"""The check every start makes before the till may sell (CLI and kiosk): the signing key belongs to
+the certificate in use, and the journal's chain since the last Z verifies, its cash transactions
+too. A full `journal verify` walks everything; this walks one period, so a start stays quick."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from cryptography.hazmat.primitives import serialization
+
+from ..domain.journal import ChainReport
+from ..store import settings
+from ..store.journal import verify_since
+from .till import Till
+
+log = logging.getLogger(__name__)
+
+
+def key_matches_certificate(till: Till) -> bool:
+    from cryptography import x509
+    row = till.conn.execute("SELECT certificate FROM key_versions WHERE version = ?",
+                            (settings.current_key_version(till.conn),)).fetchone()
+    if row is None:
+        return False
+    fmt, enc = serialization.PublicFormat.SubjectPublicKeyInfo, serialization.Encoding.DER
+    cert_key = x509.load_pem_x509_certificate(row[0].encode()).public_key().public_bytes(enc, fmt)
+    return till.journal.signer.public_key_der() == cert_key
+
+
+def check_on_start(till: Till) -> ChainReport:
+    t0 = time.perf_counter()
+    if not key_matches_certificate(till):
+        report = ChainReport(False, 0, None, "the signing key does not belong to the certificate in use")
+    else:
+        row = till.conn.execute("SELECT MAX(journal_nr) FROM z_reports").fetchone()
+        after = int(row[0]) - 1 if row and row[0] else 0  # from the last Z itself on
+        report = verify_since(till.conn, settings.get_meta(till.conn, "cvr") or "", after)
+    log.info("event=startup_check ok=%s entries=%d seconds=%.3f problem=%s", report.ok, report.entries,
+             time.perf_counter() - t0, report.problem)
+    return report
