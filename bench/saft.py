@@ -1,5 +1,6 @@
 """Benchmark: a year of a busy shop (365 closed days x 300 receipts, about 110,000 cash
-transactions) exported as SAF-T Cash Register DK in under 30 s, with peak memory under 100 MB.
+transactions) exported as SAF-T Cash Register DK in under 30 s, with peak memory under 100 MB; on
+the same year, the start-up check (key and chain since the last Z) and a full journal verify.
 
 The year is built through sell() and close_day() with a hand-moved clock (as bench.zreport builds
 its history). The export runs in a fresh interpreter (bench.saftrun), as `till saft export` does, so
@@ -80,10 +81,17 @@ def run() -> list[Row]:
             f"open, modules imported) is {floor['maxrss_mb']:.0f} MB")
         ok_s = check("export time", result["seconds"], TARGET_S, "s")
         ok_mb = check("peak memory", result["maxrss_mb"], TARGET_MB, "MB")
+        startup = child(tmp / "year", tmp / "startup", "startup")
+        full = child(tmp / "year", tmp / "verify", "verify")
+        say(f"  start-up check (key, chain since the last Z): {startup['seconds'] * 1000:.0f} ms over "
+            f"{startup['entries']} entries; full journal verify: {full['seconds']:.1f} s over "
+            f"{full['entries']} entries and {full['transactions']} cash transactions (ok={full['ok']})")
     return [Row("saft", f"export {result['transactions']} tx", f"{result['seconds']:.1f} s",
                 f"<{TARGET_S:g} s", ok_s),
             Row("saft", "export peak RSS", f"{result['maxrss_mb']:.0f} MB", f"<{TARGET_MB:g} MB", ok_mb),
-            Row("saft", "floor RSS (no export)", f"{floor['maxrss_mb']:.0f} MB")]
+            Row("saft", "floor RSS (no export)", f"{floor['maxrss_mb']:.0f} MB"),
+            Row("saft", "start-up check", f"{startup['seconds'] * 1000:.0f} ms"),
+            Row("saft", "full journal verify", f"{full['seconds']:.1f} s")]
 
 
 if __name__ == "__main__":

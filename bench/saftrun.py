@@ -18,7 +18,17 @@ def main() -> None:
     till = open_till(Path(args["data"]))
     result: dict = {"files": [], "transactions": 0, "entries": 0}
     t0 = time.perf_counter()
-    if args["mode"] == "export":
+    if args["mode"] == "startup":  # what every start checks: the key, and the chain since the last Z
+        from appliance.services.startup_check import check_on_start
+        report = check_on_start(till)
+        result = {"files": [], "transactions": report.transactions, "entries": report.entries,
+                  "ok": report.ok}
+    elif args["mode"] == "verify":  # the whole journal, as `till journal verify` walks it
+        from appliance.store.journal import verify
+        report = verify(till.conn, till.journal.company_ident)
+        result = {"files": [], "transactions": report.transactions, "entries": report.entries,
+                  "ok": report.ok}
+    elif args["mode"] == "export":
         r = saft_export.export(till, date.fromisoformat(args["from"]), date.fromisoformat(args["to"]),
                                Path(args["out"]))
         result = {"files": [str(p) for p in r.files], "transactions": r.transactions, "entries": r.events}
