@@ -121,14 +121,19 @@ def verify(conn: sqlite3.Connection, company_ident: str, verify_signature: Calla
     transaction (number and signature, as printed and sent to Dinero) is still there unchanged.
     With `after_journal_nr`, only the transactions of the entries after it (a start-up's check)."""
     heads: dict[str, tuple[int, str]] = {}
-    for register_id, seq, signature in conn.execute(
-            "SELECT register_id, chain_seq, signature FROM cash_transactions WHERE rowid IN ("
-            "SELECT MAX(rowid) FROM cash_transactions WHERE journal_nr <= ? GROUP BY register_id)",
-            (after_journal_nr,)):
-        heads[register_id] = (int(seq), str(signature))
+    expect = 1
+    if after_journal_nr:  # where each chain stood at that point: found through the indexes, not a scan
+        row = conn.execute("SELECT nr FROM cash_transactions WHERE journal_nr <= ? ORDER BY journal_nr DESC "
+                           "LIMIT 1", (after_journal_nr,)).fetchone()
+        expect = int(row[0]) + 1 if row else 1
+        for (register_id,) in conn.execute("SELECT DISTINCT register_id FROM cash_transactions "
+                                           "WHERE journal_nr > ?", (after_journal_nr,)):
+            head = conn.execute("SELECT chain_seq, signature FROM cash_transactions WHERE register_id = ? "
+                                "AND journal_nr <= ? ORDER BY chain_seq DESC LIMIT 1",
+                                (register_id, after_journal_nr)).fetchone()
+            if head is not None:
+                heads[register_id] = (int(head[0]), str(head[1]))
     count = 0
-    expect = 1 + int(conn.execute("SELECT COUNT(*) FROM cash_transactions WHERE journal_nr <= ?",
-                                  (after_journal_nr,)).fetchone()[0])
     by_nr: dict[int, str] = {}
     for row in conn.execute(f"SELECT {COLUMNS} FROM cash_transactions WHERE journal_nr > ? ORDER BY rowid",
                             (after_journal_nr,)):
