@@ -97,3 +97,9 @@ def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
         .sign(key, hashes.SHA512())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_fingerprint(pem: bytes) -> str:
+    """SHA-256 over the certificate's DER, in hex: how the journal pins the certificate in use."""
+    from cryptography import x509
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()

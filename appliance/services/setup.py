@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..domain.catalog import parse_catalog_csv
 from ..domain.roles import Cashier, Role, check_cashier_id, hash_pin
-from ..domain.signing import key_pem, new_key, self_signed_certificate
+from ..domain.signing import certificate_fingerprint, key_pem, new_key, self_signed_certificate
 from ..store import catalog, settings
 from ..store.db import StoreError, connect, transaction
 from ..store.keys import check_pair, key_path, write_private
@@ -68,7 +68,8 @@ def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: s
     with transaction(till.conn):
         till.journal.append("init", "system", {
             "shop_name": shop_name.strip(), "cvr": cvr, "address": address.strip(),
-            "register_id": register_id, "certificate": kind})
+            "register_id": register_id, "certificate": kind,
+            "certificate_sha256": certificate_fingerprint(cert)})  # pinned: verify holds key_versions to it
     return till
 
 

@@ -3,6 +3,7 @@ so a sale's rows and its signed entry are committed together or not at all."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from ..domain.journal import (
     signature_string,
     verify_chain,
 )
-from ..domain.signing import Signer, Verifier
+from ..domain.signing import Signer, Verifier, certificate_fingerprint
 from . import cash_transactions, derived
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,26 @@ def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:
     if not txs.ok:
         return ChainReport(False, report.entries, txs.first_bad, txs.problem, txs.entries)
     wrong = derived.check(conn)
+    if wrong is None:
+        wrong = _unpinned_certificate(conn)
     if wrong is not None:
         return ChainReport(False, report.entries, wrong[0], wrong[1], txs.entries)
     return ChainReport(True, report.entries, transactions=txs.entries)
+
+
+def _unpinned_certificate(conn: sqlite3.Connection) -> tuple[int | None, str] | None:
+    """Each certificate in key_versions must be the one the journal pinned for that version (at
+    `till init`); a certificate put there any other way is refused, whatever key_versions says. A
+    journal begun before pinning (no fingerprint in its init entry) has nothing to hold it to."""
+    row = conn.execute("SELECT nr, payload FROM journal WHERE kind = 'init' ORDER BY nr LIMIT 1").fetchone()
+    pinned = json.loads(row[1]).get("certificate_sha256") if row else None
+    if pinned is None:
+        return None
+    pins = {1: pinned}
+    for version, pem in conn.execute("SELECT version, certificate FROM key_versions ORDER BY version"):
+        if version not in pins:
+            return None, f"key version {version}'s certificate was never pinned in the journal"
+        if certificate_fingerprint(pem.encode()) != pins[version]:
+            return row[0], (f"the certificate of key version {version} is not the one pinned in the journal "
+                            f"at entry {row[0]}")
+    return None

@@ -65,3 +65,13 @@ def test_an_edited_or_invented_z_row_is_named(till) -> None:
                       "last_nr) VALUES (7, 1, '2026-11-20', 'x', 'y', 1)")
     report = verify(till.conn, CVR)
     assert not report.ok and "Z 7 in z_reports has no Z in the journal" in (report.problem or "")
+
+
+def test_a_second_key_version_nobody_journalled_is_refused(till) -> None:
+    from appliance.domain.signing import new_key, self_signed_certificate
+    _sell(till)
+    other = self_signed_certificate(new_key(), "Butik", CVR, "1")
+    till.conn.execute("INSERT INTO key_versions (version, certificate, kind, installed) VALUES (2, ?, "
+                      "'oces', 'x')", (other.decode(),))
+    report = verify(till.conn, CVR)
+    assert not report.ok and report.problem == "key version 2's certificate was never pinned in the journal"
