@@ -68,11 +68,6 @@ def saft_date_time(ts: datetime) -> tuple[str, str]:
     return date, time
 
 
-def saft_time(e: Entry) -> tuple[str, str]:
-    """(transDate, transTime) of an entry."""
-    return saft_date_time(e.ts)
-
-
 def amounts(e: Entry) -> tuple[int, int]:
     """(incl. VAT, excl. VAT) in øre, signed: positive into the till, negative out of it."""
     if e.kind == "void_receipt":
@@ -88,7 +83,7 @@ def amounts(e: Entry) -> tuple[int, int]:
 def cash_transaction(e: Entry, nr: int) -> CashTransaction:
     """The cash transaction a journal entry of a cash kind becomes, numbered `nr` for the CVR."""
     amount_in, amount_ex = amounts(e)
-    date, time = saft_time(e)
+    date, time = saft_date_time(e.ts)
     data = e.data()
     return CashTransaction(
         nr=str(nr), trans_id=e.trans_id, trans_type=TRANS_TYPES[e.kind], trans_date=date,

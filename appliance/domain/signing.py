@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,8 +31,7 @@ class Signer:
         return base64.b64encode(sig).decode()
 
     def public_key_der(self) -> bytes:
-        return self._key.public_key().public_bytes(serialization.Encoding.DER,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+        return public_key_der(self._key.public_key())
 
     def sign_sha512_digest(self, digest: bytes) -> bytes:
         """PKCS#1 v1.5 over a SHA-512 digest made elsewhere (a file hashed while it was written):
@@ -97,6 +97,16 @@ def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
         .sign(key, hashes.SHA512())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def public_key_der(key: Any) -> bytes:
+    """A public key as DER SubjectPublicKeyInfo: how a key and a certificate are told to belong."""
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def certificate_key_der(pem: bytes) -> bytes:
+    from cryptography import x509
+    return public_key_der(x509.load_pem_x509_certificate(pem).public_key())
 
 
 def certificate_fingerprint(pem: bytes) -> str:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import logging
 import time
 
-from cryptography.hazmat.primitives import serialization
-
 from ..domain.journal import ChainReport
+from ..domain.signing import certificate_key_der
 from ..store import settings
 from ..store.journal import verify_since
 from .till import Till
@@ -18,14 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def key_matches_certificate(till: Till) -> bool:
-    from cryptography import x509
     row = till.conn.execute("SELECT certificate FROM key_versions WHERE version = ?",
                             (settings.current_key_version(till.conn),)).fetchone()
-    if row is None:
-        return False
-    fmt, enc = serialization.PublicFormat.SubjectPublicKeyInfo, serialization.Encoding.DER
-    cert_key = x509.load_pem_x509_certificate(row[0].encode()).public_key().public_bytes(enc, fmt)
-    return till.journal.signer.public_key_der() == cert_key
+    return row is not None and till.journal.signer.public_key_der() == certificate_key_der(row[0].encode())
 
 
 def check_on_start(till: Till) -> ChainReport:

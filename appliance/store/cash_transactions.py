@@ -51,10 +51,8 @@ def next_nr(conn: sqlite3.Connection) -> int:
 
 def chain_head(conn: sqlite3.Connection, register_id: str) -> tuple[int, str]:
     """(last chain position, last signature) of a register's chain; (0, "0") before its first."""
-    row = conn.execute(
-        "SELECT chain_seq, signature FROM cash_transactions WHERE register_id = ? "
-        "ORDER BY chain_seq DESC LIMIT 1", (register_id,)).fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, "0")
+    head = last(conn, register_id)
+    return (head.chain_seq, head.signature) if head else (0, "0")
 
 
 def append(conn: sqlite3.Connection, e: Entry, signer: Signer, company_ident: str,
@@ -72,18 +70,10 @@ def append(conn: sqlite3.Connection, e: Entry, signer: Signer, company_ident: st
     return stored
 
 
-def transactions(conn: sqlite3.Connection, where: str = "",
-                 params: tuple = ()) -> Iterator[StoredTransaction]:
-    """Cash transactions in number order (storage order for `ORDER BY rowid` checks is the same)."""
-    sql = f"SELECT {COLUMNS} FROM cash_transactions {where} ORDER BY nr"
-    for row in conn.execute(sql, params):
+def transactions(conn: sqlite3.Connection) -> Iterator[StoredTransaction]:
+    """Cash transactions in number order."""
+    for row in conn.execute(f"SELECT {COLUMNS} FROM cash_transactions ORDER BY nr"):
         yield _stored(row)
-
-
-def by_journal_nr(conn: sqlite3.Connection, journal_nr: int) -> StoredTransaction | None:
-    row = conn.execute(f"SELECT {COLUMNS} FROM cash_transactions WHERE journal_nr = ?",
-                       (journal_nr,)).fetchone()
-    return _stored(row) if row else None
 
 
 def last(conn: sqlite3.Connection, register_id: str) -> StoredTransaction | None:

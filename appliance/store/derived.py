@@ -4,6 +4,7 @@ deleted or added row there is found by `journal verify` like an edit of the jour
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 _RECEIPT_MISMATCH = """
 SELECT j.nr, json_extract(j.payload, '$.receipt_number') FROM journal j
@@ -34,18 +35,20 @@ SELECT z.z_number FROM z_reports z LEFT JOIN journal j ON j.nr = z.journal_nr
 WHERE j.nr IS NULL OR j.kind IS NOT 'z_report' ORDER BY z.z_number LIMIT 1"""
 
 
+_CHECKS: tuple[tuple[str, Callable[[tuple], tuple[int | None, str]]], ...] = (
+    (_RECEIPT_MISMATCH,
+     lambda r: (r[0], f"receipt {r[1]} in the receipts table does not match journal entry {r[0]}")),
+    (_RECEIPT_EXTRA,
+     lambda r: (None, f"receipt {r[0]} in the receipts table has no sale or return in the journal")),
+    (_Z_MISMATCH, lambda r: (r[0], f"Z {r[1]} in z_reports does not match journal entry {r[0]}")),
+    (_Z_EXTRA, lambda r: (None, f"Z {r[0]} in z_reports has no Z in the journal (the journal was cut off)")),
+)
+
+
 def check(conn: sqlite3.Connection) -> tuple[int | None, str] | None:
     """(journal nr or None, what is wrong) for the first derived row that disagrees; None if all agree."""
-    row = conn.execute(_RECEIPT_MISMATCH).fetchone()
-    if row:
-        return row[0], f"receipt {row[1]} in the receipts table does not match journal entry {row[0]}"
-    row = conn.execute(_RECEIPT_EXTRA).fetchone()
-    if row:
-        return None, f"receipt {row[0]} in the receipts table has no sale or return in the journal"
-    row = conn.execute(_Z_MISMATCH).fetchone()
-    if row:
-        return row[0], f"Z {row[1]} in z_reports does not match journal entry {row[0]}"
-    row = conn.execute(_Z_EXTRA).fetchone()
-    if row:
-        return None, f"Z {row[0]} in z_reports has no Z in the journal (the journal was cut off)"
+    for sql, problem in _CHECKS:
+        row = conn.execute(sql).fetchone()
+        if row:
+            return problem(row)
     return None

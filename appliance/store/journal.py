@@ -52,10 +52,14 @@ class Journal:
         self.clock = clock
         self.strict = False  # refuse a clock behind the journal (the CLI) instead of stepping over it
 
+    def _last(self) -> tuple | None:
+        """(nr, ts, signature, kind) of the last entry."""
+        return self.conn.execute(
+            "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
+
     def next_time(self) -> datetime:
         """The time the next entry would get (a Z's period ends there, never before its entries)."""
-        return self._stamp(self.conn.execute(
-            "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone())
+        return self._stamp(self._last())
 
     def _stamp(self, last: tuple | None) -> datetime:
         """Now, but strictly after the last entry (and, after an X or Z, in the next whole second:
@@ -86,8 +90,7 @@ class Journal:
             raise ValueError(f"unknown journal kind {kind!r}")
         if not self.conn.in_transaction:
             raise RuntimeError("journal appends must run inside a transaction")
-        last = self.conn.execute(
-            "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
+        last = self._last()
         nr, prev_sig = (last[0] + 1, last[2]) if last else (1, "0")
         now = self._stamp(last)
         entry = Entry(nr, now, self.register_id, cashier, kind, amount_in, amount_ex,
@@ -123,8 +126,9 @@ def entry(conn: sqlite3.Connection, nr: int) -> Entry | None:
 
 
 def verify_since(conn: sqlite3.Connection, company_ident: str, after_nr: int) -> ChainReport:
-    """The chain from the entry after `after_nr` to the end (as a start-up check does from the last
-    Z): each entry signed over the one before, numbered on, nothing cut from the end."""
+    """The chain from the entry after `after_nr` to the end (0: the whole journal; a start-up check
+    goes from the last Z): each entry signed over the one before, numbered on, nothing cut from the
+    end; and the cash transactions of those entries (with 0, the Zs' anchors too)."""
     certs = {v: pem.encode() for v, pem in conn.execute("SELECT version, certificate FROM key_versions")}
     verifier = Verifier(certs)
     start = entry(conn, after_nr) if after_nr else None
@@ -153,25 +157,15 @@ def last_nr(conn: sqlite3.Connection) -> int:
 
 def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:
     """Check the whole chain in storage order (rowid), not trusting the numbers; then the cash
-    transactions (SAF-T's chain per register) against it and the Zs against them."""
-    certs = {v: pem.encode() for v, pem in
-             conn.execute("SELECT version, certificate FROM key_versions")}
-    verifier = Verifier(certs)
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY rowid")
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
-    report = verify_chain((_entry(r) for r in rows), company_ident, verifier,
-                          expected_last=seq[0] if seq else None)
+    transactions (SAF-T's chain per register) against it and the Zs against them; then the tables
+    derived from the journal and the pinned certificate."""
+    report = verify_since(conn, company_ident, 0)
     if not report.ok:
         return report
-    txs = cash_transactions.verify(conn, company_ident, verifier, lambda nr: entry(conn, nr))
-    if not txs.ok:
-        return ChainReport(False, report.entries, txs.first_bad, txs.problem, txs.entries)
-    wrong = derived.check(conn)
-    if wrong is None:
-        wrong = _unpinned_certificate(conn)
+    wrong = derived.check(conn) or _unpinned_certificate(conn)
     if wrong is not None:
-        return ChainReport(False, report.entries, wrong[0], wrong[1], txs.entries)
-    return ChainReport(True, report.entries, transactions=txs.entries)
+        return ChainReport(False, report.entries, wrong[0], wrong[1], report.transactions)
+    return report
 
 
 def _unpinned_certificate(conn: sqlite3.Connection) -> tuple[int | None, str] | None:

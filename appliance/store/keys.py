@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from ..domain.signing import Signer
+from ..domain.signing import Signer, certificate_key_der, public_key_der
 
 KEY_DIR = "keys"
 
@@ -36,10 +36,6 @@ def load_signer(data_dir: Path, version: int) -> Signer:
 
 def check_pair(key_pem: bytes, cert_pem: bytes) -> None:
     """An installed certificate must belong to the key we sign with."""
-    from cryptography import x509
     key = serialization.load_pem_private_key(key_pem, password=None)
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-    enc = serialization.Encoding.DER
-    if key.public_key().public_bytes(enc, fmt) != cert.public_key().public_bytes(enc, fmt):
+    if public_key_der(key.public_key()) != certificate_key_der(cert_pem):
         raise ValueError("the certificate does not belong to the given key")

@@ -50,12 +50,14 @@ def bounds(conn: sqlite3.Connection, start: date, end: date, tz: tzinfo) -> Boun
 def z_ends(conn: sqlite3.Connection, b: Bounds) -> list[tuple[int, int]]:
     """(journal nr of each Z in the period, cash transactions up to and including it)."""
     out = []
+    prev, total = b.after, 0
     for (nr,) in conn.execute("SELECT nr FROM journal WHERE kind = 'z_report' AND nr > ? AND nr <= ? "
-                              "ORDER BY nr", (b.after, b.upto)):
-        count = conn.execute("SELECT COUNT(*) FROM cash_transactions "
-                             "WHERE journal_nr > ? AND journal_nr <= ?",
-                             (b.after, nr)).fetchone()[0]
-        out.append((int(nr), int(count)))
+                              "ORDER BY nr", (b.after, b.upto)).fetchall():
+        total += conn.execute(  # each Z's own period, added up: one pass over the transactions
+            "SELECT COUNT(*) FROM cash_transactions WHERE journal_nr > ? AND journal_nr <= ?",
+            (prev, nr)).fetchone()[0]
+        out.append((int(nr), int(total)))
+        prev = nr
     return out
 
 
