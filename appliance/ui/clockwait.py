@@ -13,59 +13,25 @@ from collections.abc import Callable
 from typing import Any
 
 from kivy.clock import Clock
-from kivy.lang import Builder
-from kivy.properties import StringProperty
-from kivy.uix.screenmanager import Screen
 
 from ..services.clock_trust import ClockTrust
 from .i18n import _
+from .notice import NoticeScreen
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
 NAME = "clockwait"
 
-Builder.load_string("""
-#:import FONT appliance.ui.widgets.FONT
-#:import FONT_BIG appliance.ui.widgets.FONT_BIG
 
-<ClockWaitScreen>:
-    BoxLayout:
-        orientation: "vertical"
-        padding: 40
-        spacing: 24
-        Label:
-            text: root.title
-            color: 0.75, 0.15, 0.15, 1
-            font_size: FONT_BIG
-            bold: True
-            text_size: self.width, None
-            halign: "center"
-        Label:
-            text: root.body
-            color: 0.1, 0.1, 0.1, 1
-            font_size: FONT
-            text_size: self.width, None
-            halign: "center"
-        Label:
-            text: root.now
-            color: 0.35, 0.35, 0.35, 1
-            font_size: FONT
-            text_size: self.width, None
-            halign: "center"
-""")
-
-
-class ClockWaitScreen(Screen):
-    title = StringProperty("")
-    body = StringProperty("")
-    now = StringProperty("")
+class ClockWaitScreen(NoticeScreen):
+    """The notice while the clock cannot be trusted; `refresh` keeps the clock's reading current."""
 
     def refresh(self) -> None:
         self.title = _("Venter på korrekt tid")
         self.body = _("Venter på korrekt tid fra internettet (NTP). Kassen skal kende den rigtige tid, "
                       "før den må registrere salg. Tjek at kassen har forbindelse til internettet "
                       "(kabel eller Wi-Fi). Salget venter.")
-        self.now = _("Kassens ur viser nu {time}").format(time=time.strftime("%d-%m-%Y %H:%M:%S"))
+        self.detail = _("Kassens ur viser nu {time}").format(time=time.strftime("%d-%m-%Y %H:%M:%S"))
 
 
 class ClockGate:

@@ -6,53 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.lang import Builder
-from kivy.properties import StringProperty
-from kivy.uix.screenmanager import Screen
-
 from .i18n import _
+from .notice import NoticeScreen
 
 NAME = "journalstop"
 
-Builder.load_string("""
-#:import FONT appliance.ui.widgets.FONT
-#:import FONT_BIG appliance.ui.widgets.FONT_BIG
 
-<JournalStopScreen>:
-    BoxLayout:
-        orientation: "vertical"
-        padding: 40
-        spacing: 24
-        Label:
-            text: root.title
-            color: 0.75, 0.15, 0.15, 1
-            font_size: FONT_BIG
-            bold: True
-            text_size: self.width, None
-            halign: "center"
-        Label:
-            text: root.body
-            color: 0.1, 0.1, 0.1, 1
-            font_size: FONT
-            text_size: self.width, None
-            halign: "center"
-        Label:
-            text: root.detail
-            color: 0.35, 0.35, 0.35, 1
-            font_size: FONT
-            text_size: self.width, None
-            halign: "center"
-""")
-
-
-class JournalStopScreen(Screen):
-    title = StringProperty("")
-    body = StringProperty("")
-    detail = StringProperty("")
-
-
-def show_stop(manager: Any, problem: str, first_bad: int | None = None) -> JournalStopScreen:
-    screen = JournalStopScreen(name=NAME)
+def show_stop(manager: Any, problem: str, first_bad: int | None = None) -> NoticeScreen:
+    screen = NoticeScreen(name=NAME)
     screen.title = _("Salget er stoppet: journalen kan ikke bekræftes")
     screen.body = _("Kassens elektroniske journal er ændret eller beskadiget, så den ikke længere kan "
                     "bevises over for Skattestyrelsen. Der kan ikke sælges, før det er undersøgt. "

@@ -152,6 +152,11 @@ def queue_report_print(till: Any, journal_nr: int, queue: Any) -> int:
     return job
 
 
+def closed_note(z: int) -> str:
+    """What the count screen says once a Z was made today: another closes the period since it."""
+    return _("Z-rapport {z} er lavet i dag. En ny Z-rapport lukker perioden siden den.").format(z=z)
+
+
 def load_figures(till: Any) -> dict:
     from ...services.closing import x_figures
     from ...services.uploader import auto_transfer
@@ -263,8 +268,7 @@ class EndOfDayScreen(Screen):
         self.day_float = figures["float"]
         self.transfer = figures["transfer"]
         z = figures["closed_z"]
-        self.closed_note = (_("Z-rapport {z} er lavet i dag. En ny Z-rapport lukker perioden siden den.")
-                            .format(z=z) if z else "")
+        self.closed_note = closed_note(z) if z else ""
         self.loaded = True
         self.recount()
 
@@ -378,8 +382,7 @@ class EndOfDayScreen(Screen):
         self.terminal_warn = bool(card_warn or result.get("reconciliation_error"))
         printing = self._print_note()
         self.result_note = printing
-        self.closed_note = (_("Z-rapport {z} er lavet i dag. En ny Z-rapport lukker perioden siden den.")
-                            .format(z=data["z_number"]))
+        self.closed_note = closed_note(data["z_number"])
         self.last_z = data["z_number"]
         message = _("Dagen er afsluttet med Z-rapport {z}.").format(z=data["z_number"]) + " " + printing
         app.notify(f"{message} {self.terminal_note}".rstrip(),
