@@ -19,12 +19,10 @@ from datetime import date, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
-from appliance.domain.money import parse_kroner
-from appliance.services.closing import close_day
 from appliance.services.till import ManualClock
 
 from .common import Row, check, make_items, new_shop, run_alone, say, scratch_dir
-from .zreport import CLOSE, at, count, day_requests, trade
+from .zreport import at, trade_days
 
 DAYS = int(os.environ.get("BENCH_SAFT_DAYS", "365"))
 RECEIPTS = int(os.environ.get("BENCH_SAFT_RECEIPTS", "300"))
@@ -39,18 +37,8 @@ def build(path: Path) -> float:
     clock = ManualClock(at(FIRST, clock_time(7, 0)))
     till = new_shop(path, items, clock)
     till.conn.execute("PRAGMA synchronous = OFF")  # building only; the export reopens the till
-    rng = random.Random(3)
-    drawer = 0
     try:
-        for d in range(DAYS):
-            day = FIRST + timedelta(days=d)
-            drawer += trade(till, clock, day, day_requests(rng, items, RECEIPTS, None))
-            clock.now = at(day, CLOSE)
-            counted, to_bank = count(drawer)
-            close_day(till, counted, to_bank, render_pdf=False)
-            drawer = parse_kroner(counted) - (parse_kroner(to_bank) if to_bank else 0)
-            if (d + 1) % 73 == 0:
-                say(f"    ... {d + 1}/{DAYS} days closed, {time.perf_counter() - t0:.0f} s")
+        trade_days(till, clock, items, random.Random(3), FIRST, DAYS, RECEIPTS, render_pdf=False)
     finally:
         till.close()
     return time.perf_counter() - t0

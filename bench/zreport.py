@@ -94,24 +94,32 @@ def day_requests(rng: random.Random, items: Sequence[Item], n: int, lines: int |
             for _ in range(n)]
 
 
+def trade_days(till: Till, clock: ManualClock, items: Sequence[Item], rng: random.Random, first: date,
+               days: int, receipts: int, render_pdf: bool = True) -> int:
+    """`days` days of `receipts` receipts from `first`, each closed with a Z in the evening (what is
+    counted is what is expected; all over the float goes to the bank); the drawer left after them."""
+    t0 = time.perf_counter()
+    drawer = 0
+    for d in range(days):
+        day = first + timedelta(days=d)
+        drawer += trade(till, clock, day, day_requests(rng, items, receipts, None))
+        clock.now = at(day, CLOSE)
+        counted, to_bank = count(drawer)
+        close_day(till, counted, to_bank, render_pdf=render_pdf)
+        drawer = parse_kroner(counted) - (parse_kroner(to_bank) if to_bank else 0)
+        if (d + 1) % 73 == 0:
+            say(f"    ... {d + 1}/{days} days closed, {time.perf_counter() - t0:.0f} s")
+    return drawer
+
+
 def build(path: Path, items: Sequence[Item], heavy: Sequence[dict], history_days: int) -> Built:
     t0 = time.perf_counter()
     first = HEAVY_DAY - timedelta(days=history_days)
     clock = ManualClock(at(first, clock_time(7, 0)))
     till = new_shop(path, items, clock)
     till.conn.execute("PRAGMA synchronous = OFF")  # building only; measured on a reopened till
-    rng = random.Random(11)
-    drawer = 0
     try:
-        for d in range(history_days):
-            day = first + timedelta(days=d)
-            drawer += trade(till, clock, day, day_requests(rng, items, HISTORY_RECEIPTS, None))
-            clock.now = at(day, CLOSE)
-            counted, to_bank = count(drawer)
-            close_day(till, counted, to_bank)
-            drawer = parse_kroner(counted) - (parse_kroner(to_bank) if to_bank else 0)
-            if (d + 1) % 73 == 0:
-                say(f"    ... {d + 1}/{history_days} days closed, {time.perf_counter() - t0:.0f} s")
+        drawer = trade_days(till, clock, items, random.Random(11), first, history_days, HISTORY_RECEIPTS)
         drawer += trade(till, clock, HEAVY_DAY, heavy)
     finally:
         till.close()  # checkpoints the WAL into the file, so a file copy is the whole till

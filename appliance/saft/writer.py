@@ -74,14 +74,15 @@ class Doc:
         self.xf.write(e)
 
 
-def _address(parent: etree._Element, a: codes.Address) -> None:
+def _address(a: codes.Address) -> etree._Element:
     el = Doc.el
-    sa = el(parent, "streetAddress")
+    sa = el(None, "streetAddress")
     el(sa, "streetname", clean(a.street, 100))
     el(sa, "number", clean(a.number, 20))
     el(sa, "city", clean(a.city, 50))
     el(sa, "postalCode", clean(a.postal_code, 20))
     el(sa, "country", a.country)
+    return sa
 
 
 def _master(doc: Doc, company: Company, header: Header, employees: list[EmployeeRow],
@@ -90,9 +91,7 @@ def _master(doc: Doc, company: Company, header: Header, employees: list[Employee
     for tag, text in (("companyIdent", company.cvr), ("companyName", clean(company.name, 100)),
                       ("taxRegistrationCountry", "DK"), ("taxRegIdent", f"DK{company.cvr}")):
         doc.write(el(None, tag, text))
-    holder = el(None, "x")
-    _address(holder, company.address)
-    doc.write(holder[0])
+    doc.write(_address(company.address))
     vats = el(None, "vatCodeDetails")
     for rate, desc in ((25, "Moms 25 %"), (0, "Momsfri 0 %")):
         v = el(vats, "vatCodeDetail")
@@ -402,9 +401,7 @@ def write_file(out: IO[bytes], company: Company, header: Header, employees: list
                 _master(doc, company, header, employees, articles, basics)
                 with xf.element(_Q + "location"):
                     doc.write(el(None, "name", clean(shop_name, 100)))
-                    holder = el(None, "x")
-                    _address(holder, company.address)
-                    doc.write(holder[0])
+                    doc.write(_address(company.address))
                     for register_id, event_rows, tx_rows in part.registers:
                         with xf.element(_Q + "cashregister"):
                             doc.write(el(None, "registerID", clean(register_id, 100)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..domain.signing import certificate_fingerprint
 from ..store import settings
 from .till import Till
 
@@ -14,7 +15,6 @@ WARN_DAYS = 30
 
 def certificate_info(till: Till, now: datetime | None = None) -> dict:
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     version = settings.current_key_version(till.conn)
     row = till.conn.execute("SELECT certificate, kind, installed FROM key_versions WHERE version = ?",
                             (version,)).fetchone()
@@ -37,6 +37,6 @@ def certificate_info(till: Till, now: datetime | None = None) -> dict:
         "key_version": version, "kind": row[1], "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(), "valid_from": cert.not_valid_before_utc.isoformat(),
         "valid_until": cert.not_valid_after_utc.isoformat(), "days_left": days, "state": state,
-        "fingerprint_sha256": cert.fingerprint(hashes.SHA256()).hex(), "warning": warning,
+        "fingerprint_sha256": certificate_fingerprint(row[0].encode()), "warning": warning,
         "warning_da": warning_da,
     }

@@ -58,8 +58,13 @@ def parse_day(text: str, what: str) -> date:
                           f"Datoen skal skrives ÅÅÅÅ-MM-DD, ikke {text!r}.") from None
 
 
+def file_stem(cvr: str, created: datetime) -> str:
+    """`SAF-T Cash Register_<CVR>_<YYYYMMDDhhmmss>`: what an export's files are named after."""
+    return f"SAF-T Cash Register_{cvr}_{created.astimezone(TZ):%Y%m%d%H%M%S}"
+
+
 def file_name(cvr: str, created: datetime, n: int, total: int) -> str:
-    return f"SAF-T Cash Register_{cvr}_{created.astimezone(TZ):%Y%m%d%H%M%S}_{n}_{total}.xml"
+    return f"{file_stem(cvr, created)}_{n}_{total}.xml"
 
 
 def split_points(z_ends: list[tuple[int, int]], transactions: int, target: int = PART_TARGET) -> list[int]:
@@ -180,8 +185,7 @@ def export(till: Till, start: date, end: date, out_dir: Path, cashier_id: str = 
         raise ExportError(f"cannot write to {out_dir}: {exc.strerror or exc}",
                           "Der kan ikke skrives til den valgte placering.") from exc
     cert_pem = certs[settings.current_key_version(conn)]
-    stamp = f"{created.astimezone(TZ):%Y%m%d%H%M%S}"
-    pem_name = f"SAF-T Cash Register_{company.cvr}_{stamp}.pem"
+    pem_name = f"{file_stem(company.cvr, created)}.pem"
     renames: list[tuple[Path, Path]] = []  # (written aside, final name): renamed only when all are whole
     try:
         for n, part_bounds in enumerate(ranges, 1):
