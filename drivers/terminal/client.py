@@ -57,6 +57,17 @@ def _parse(parser: Callable[[Mapping[str, Any]], T], body: Mapping[str, Any]) ->
         raise TerminalProtocolError(f"answer has an unexpected shape: {exc}") from exc
 
 
+def _clear_rejection(envelope: Any) -> str | None:
+    """The reason of an EventNotification Reject sent in clear (what a terminal answers a message it
+    cannot authenticate), else None."""
+    request = envelope.get("SaleToPOIRequest") if isinstance(envelope, dict) else None
+    event = request.get("EventNotification") if isinstance(request, dict) else None
+    if not isinstance(event, Mapping) or event.get("EventToNotify") != "Reject":
+        return None
+    rejection = m.parse_event_notification(event)
+    return rejection.details.get("message") or rejection.event
+
+
 class TerminalClient:
     def __init__(self, url: str, key: SharedKey, poi_id: str, sale_id: str, *, timeout: float = 120.0,
                  connect_timeout: float = 5.0, verify: ssl.SSLContext | str | bool = True,
@@ -131,6 +142,16 @@ class TerminalClient:
                  len(result.totals))
         return result
 
+    def previous_reconciliation(self, reconciliation_id: str | int) -> m.ReconciliationResult:
+        """Read a closed period again (PreviousReconciliation): how a lost answer is recovered
+        without closing another period."""
+        req = m.previous_reconciliation_request(self.sale_id, self._new_service_id(), self.poi_id,
+                                                reconciliation_id)
+        result = _parse(m.parse_reconciliation_response,
+                        self._exchange(req, "Reconciliation", "ReconciliationResponse"))
+        log.info("terminal_previous_reconciliation ok=%s id=%s", result.ok, result.reconciliation_id)
+        return result
+
     # --- transport ---------------------------------------------------------------------------
 
     def _exchange(self, request: dict[str, Any], category: str, body_name: str | None) -> Mapping[str, Any]:
@@ -156,6 +177,12 @@ class TerminalClient:
         except ValueError as exc:
             raise TerminalProtocolError("terminal answered with something that is not JSON") from exc
         if not isinstance(envelope, dict) or not is_secured(envelope):
+            reason = _clear_rejection(envelope)
+            if reason is not None:  # unauthenticated, so only ever a reason in the error, never acted on
+                log.warning("terminal_rejected_in_clear category=%s service_id=%s message=%s", category,
+                            service_id, reason)
+                raise TerminalProtocolError(f"terminal refused the message in clear: {reason} "
+                                            "(wrong key identifier, version or passphrase?)")
             raise TerminalProtocolError("terminal answered without message security")
         try:
             message = decrypt(envelope, self.key)

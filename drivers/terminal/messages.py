@@ -7,6 +7,8 @@ a detail is our reading rather than documented it is marked VERIFY."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import string
 import urllib.parse
@@ -98,7 +100,11 @@ def payment_request(sale_id: str, service_id: str, poi_id: str, transaction_id: 
 def reversal_request(sale_id: str, service_id: str, poi_id: str, original_poi_transaction_id: str,
                      amount_ore: int, original_time: str | None = None,
                      at: datetime | None = None) -> dict[str, Any]:
-    """A referenced refund: reverse (part of) the payment the terminal knows as POITransactionID."""
+    """A referenced refund: reverse (part of) the payment the terminal knows as POITransactionID.
+
+    `original_time` is that payment's POI TimeStamp (PaymentResult.poi_timestamp), sent as it came:
+    nexo identifies a transaction by the pair. Without it the refund's own time stands in (nexo makes
+    the TimeStamp mandatory), which names no real transaction: callers should pass it."""
     if amount_ore <= 0:
         raise ValueError("a refund is for a positive amount")
     return _request("Reversal", sale_id, service_id, poi_id, "ReversalRequest", {
@@ -131,6 +137,15 @@ def transaction_status_request(sale_id: str, service_id: str, poi_id: str,
 def reconciliation_request(sale_id: str, service_id: str, poi_id: str) -> dict[str, Any]:
     return _request("Reconciliation", sale_id, service_id, poi_id, "ReconciliationRequest",
                     {"ReconciliationType": "SaleReconciliation"})
+
+
+def previous_reconciliation_request(sale_id: str, service_id: str, poi_id: str,
+                                    reconciliation_id: str | int) -> dict[str, Any]:
+    """The totals of a period already closed, named by its POIReconciliationID (an integer on Adyen's
+    terminals): a reconciliation whose answer was lost is read again without closing another period."""
+    return _request("Reconciliation", sale_id, service_id, poi_id, "ReconciliationRequest",
+                    {"ReconciliationType": "PreviousReconciliation",
+                     "POIReconciliationID": reconciliation_id})
 
 
 def signature_request(sale_id: str, service_id: str, poi_id: str, prompt: str,
@@ -197,6 +212,7 @@ class Rejection:
     """The terminal refused the message itself (EventNotification Reject), e.g. a reused ServiceID."""
     event: str
     details: dict[str, str]
+    rejected_message: bytes | None = None  # nexo's RejectedMessage: the refused message, as it was sent
 
 
 # --- parsers ---------------------------------------------------------------------------------
@@ -334,4 +350,10 @@ def parse_input_response(body: Mapping[str, Any]) -> SignatureResult:
 
 def parse_event_notification(body: Mapping[str, Any]) -> Rejection:
     details = urllib.parse.parse_qs(str(body.get("EventDetails", "")), keep_blank_values=True)
-    return Rejection(event=str(body.get("EventToNotify", "")), details={k: v[0] for k, v in details.items()})
+    rejected = body.get("RejectedMessage")
+    try:
+        raw = base64.b64decode(rejected, validate=True) if isinstance(rejected, str) else None
+    except (binascii.Error, ValueError):
+        raw = None  # only ever shown in a log: a bad one is not worth refusing the answer for
+    return Rejection(event=str(body.get("EventToNotify", "")), details={k: v[0] for k, v in details.items()},
+                     rejected_message=raw)

@@ -36,6 +36,40 @@ CRYPTO_VERSION = 1
 KINDS = ("SaleToPOIRequest", "SaleToPOIResponse")
 
 
+PASSPHRASE_CHARACTERS = "printable ASCII (A-Z, a-z, 0-9, space and punctuation)"
+
+
+class PassphraseError(ValueError):
+    """A passphrase the till will not store: the reason is fit to show the person who typed it."""
+
+
+def check_passphrase(passphrase: str) -> str:
+    """The passphrase as typed, or PassphraseError. Called where a passphrase enters the till.
+
+    Only printable ASCII: Adyen's libraries turn the passphrase into PBKDF2 bytes differently
+    (Node: `Buffer.from(passphrase, "binary")`, i.e. Latin-1, and worse above U+00FF; Java and the
+    till: UTF-8), so a passphrase with æ, ø or å derives two different keys and nobody can tell which
+    one the terminal holds. For ASCII the encodings agree.
+
+    Never stripped: every Adyen library derives from the passphrase exactly as given, spaces
+    included, so quietly stripping would derive another key than the terminal's. A leading or
+    trailing space is refused instead, since it is far more often a slip of copy and paste than part
+    of the passphrase the Customer Area shows."""
+    if not isinstance(passphrase, str) or not passphrase:
+        raise PassphraseError("the terminal passphrase is empty")
+    if any(not " " <= ch <= "~" for ch in passphrase):
+        raise PassphraseError(
+            f"the terminal passphrase may only use {PASSPHRASE_CHARACTERS}: letters such as æ, ø and å "
+            "give a different key in Adyen's Node library (Latin-1) than in its Java library and the "
+            "till (UTF-8). Choose a new passphrase without them in the Customer Area, then enter it here")
+    if passphrase != passphrase.strip(" "):
+        raise PassphraseError(
+            "the terminal passphrase begins or ends with a space. Adyen's libraries keep such spaces "
+            "as part of the key, so the till will not guess: enter it exactly as in the Customer Area, "
+            "without a space at either end (choose a new one there if it really has one)")
+    return passphrase
+
+
 class NexoSecurityError(Exception):
     """A message that must not be trusted: unknown key, bad HMAC, bad padding, malformed envelope.
 

@@ -5,7 +5,8 @@ compare the till's journal with what "the bank" saw. Each line is one of
 
     {"type": "payment"|"refund", "poi_transaction_id", "poi_timestamp", "service_id", "sale_id",
      "amount": int øre, "brand": "Dankort"|"Visa"|"Mastercard", "time", "response": {...},
-     "original_poi_transaction_id" (refunds only)}
+     "original_poi_transaction_id", "original_poi_timestamp" (refunds only: the payment they reverse,
+     its TimeStamp as the request gave it)}
     {"type": "reconciliation", "poi_reconciliation_id", "time"}
 
 and the ledger is read back on start, so a restarted simulator still answers TransactionStatus for
@@ -27,8 +28,16 @@ a name or an object {"action": name, ...}:
     sign / refuse_signature   for the next Input (GetSignature) request: the shopper signs (the
                               default when no such step is next) or presses Cancel
 
-A reused SaleID+ServiceID is refused with an EventNotification Reject, as Adyen does (VERIFY: the
-exact EventDetails text). Brands rotate Dankort, Visa, Mastercard over approved payments.
+A message the simulator will not take is answered with nexo's EventNotification Reject, which always
+carries RejectedMessage (base64 of the message refused): a reused SaleID+ServiceID, a wrong POIID or a
+malformed request inside a genuine envelope get it encrypted under the request's key, as Adyen does
+(VERIFY: the exact EventDetails text); a message that is not authentic (bad SecurityTrailer or HMAC,
+unknown key, not JSON) gets it in clear, since there is no key to trust. Brands rotate Dankort, Visa,
+Mastercard over approved payments.
+
+HTTP is HTTP/1.1 through h11 (the sans-IO parser httpx's own stack uses): bodies with Content-Length
+and chunked bodies (Adyen's Node library sends chunked) alike, kept-alive connections, and one thread
+per connection from socketserver.
 
     python -m drivers.terminal.simulator --port 8443 --key-id K --key-version 1 --ledger ledger.jsonl \\
         [--passphrase P | env TILL_TERMINAL_PASSPHRASE] [--script steps.json] [--tls-cert C --tls-key K]
@@ -37,11 +46,14 @@ exact EventDetails text). Brands rotate Dankort, Visa, Mastercard over approved 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
 import secrets
 import signal
+import socket
+import socketserver
 import ssl
 import sys
 import threading
@@ -49,13 +61,14 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import h11
+
 from . import messages as m
-from .security import NexoSecurityError, SharedKey, decrypt, encrypt
+from .security import NexoSecurityError, PassphraseError, SharedKey, check_passphrase, decrypt, encrypt
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +77,7 @@ ACTIONS = ("approve", "decline", "busy", "timeout", "drop_before", "drop_after",
 INPUT_ACTIONS = ("sign", "refuse_signature")
 BRAND_ROTATION = ("Dankort", "Visa", "Mastercard")
 DEFAULT_POI_ID = "SIM400-000000001"
+MAX_BODY = 1 << 20  # a nexo message is a few kB; anything near this is not one
 
 
 @dataclass(frozen=True)
@@ -102,10 +116,12 @@ _Outcome = tuple[str, dict[str, Any], dict[str, Any] | None]  # body name, body,
 
 
 class _Answer:
-    """What to send back: an envelope, an empty 200 body (Abort), or nothing (drop the connection)."""
+    """What to send back: an envelope, an empty 200 body (Abort), nothing (drop the connection), or a
+    refusal still to be made into an EventNotification Reject (its EventDetails text)."""
 
-    def __init__(self, envelope: dict[str, Any] | None = None, drop: bool = False) -> None:
-        self.envelope, self.drop = envelope, drop
+    def __init__(self, envelope: dict[str, Any] | None = None, drop: bool = False,
+                 rejection: str | None = None) -> None:
+        self.envelope, self.drop, self.rejection = envelope, drop, rejection
 
 
 class TerminalSimulator:
@@ -133,6 +149,7 @@ class TerminalSimulator:
         self._entries: list[dict[str, Any]] = []
         self._counter = 0
         self.requests: list[tuple[str, str]] = []  # (MessageCategory, ServiceID) of every readable request
+        self.lose_reconciliation_answers = 0  # fault: this many reconciliations are made, their answer lost
         self.ledger: Path | None = Path(ledger) if ledger else None  # the JSON-lines file
         if self.ledger is not None:
             if self.ledger.exists():
@@ -140,7 +157,7 @@ class TerminalSimulator:
             else:  # an empty ledger is a ledger: readers never meet a missing file
                 self.ledger.parent.mkdir(parents=True, exist_ok=True)
                 self.ledger.touch()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -152,11 +169,10 @@ class TerminalSimulator:
         class Handler(_Handler):
             simulator = sim
 
-        server = ThreadingHTTPServer((self._host, self._port), Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        if self._ssl is not None:
-            server.socket = self._ssl.wrap_socket(server.socket, server_side=True)
+        server = _Server((self._host, self._port), Handler)
+        if self._ssl is not None:  # the handshake runs on the connection's own thread, not in accept()
+            server.socket = self._ssl.wrap_socket(server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         self._server = server
         self._port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -250,24 +266,35 @@ class TerminalSimulator:
         try:
             envelope = json.loads(raw)
             message = decrypt(envelope, self._keys)
+            if "SaleToPOIRequest" not in message:
+                raise NexoSecurityError("a SaleToPOIResponse is no request")
         except (ValueError, NexoSecurityError) as exc:
             log.warning("terminal_sim_refused reason=%s", exc)
-            return _Answer({"SaleToPOIRequest": self._reject_body({}, "Message not authentic")})
+            return self._reject_clear(raw, "Message not authentic")
         trailer = envelope["SaleToPOIRequest"]["SecurityTrailer"]
         key = self._keys[(trailer["KeyIdentifier"], trailer["KeyVersion"])]
         request = message["SaleToPOIRequest"]
         hdr = request["MessageHeader"]
         category, ref = hdr.get("MessageCategory", ""), (hdr.get("SaleID", ""), hdr.get("ServiceID", ""))
         self.requests.append((category, ref[1]))
+        # From here a refusal is encrypted and names the authenticated message it refuses.
+        rejected = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        answer = self._dispatch(request, hdr, category, ref, key)
+        if answer.rejection is not None:
+            return self._reject(hdr, key, answer.rejection, rejected)
+        return answer
+
+    def _dispatch(self, request: dict[str, Any], hdr: dict[str, Any], category: str, ref: Ref,
+                  key: SharedKey) -> _Answer:
         if hdr.get("POIID") != self.poi_id:
-            return self._reject(hdr, key, "Wrong POIID")
+            return _Answer(rejection="Wrong POIID")
         if not ref[0] or not ref[1] or len(ref[1]) > m.SERVICE_ID_MAX:
-            return self._reject(hdr, key, "Invalid SaleID or ServiceID")
+            return _Answer(rejection="Invalid SaleID or ServiceID")
         step = Step()
         with self._lock:
             if ref in self._seen:
                 log.info("terminal_sim_duplicate category=%s service_id=%s", category, ref[1])
-                return self._reject(hdr, key, "Duplicate ServiceID")
+                return _Answer(rejection="Duplicate ServiceID")
             money = category in ("Payment", "Reversal")
             if money and self._in_progress:
                 step = Step("busy")  # one card transaction at a time, as on a real terminal
@@ -297,8 +324,8 @@ class TerminalSimulator:
                 return self._input(hdr, request.get("InputRequest") or {}, step, key)
         except (m.MessageError, KeyError, TypeError, AttributeError) as exc:
             log.warning("terminal_sim_bad_request category=%s service_id=%s error=%s", category, ref[1], exc)
-            return self._reject(hdr, key, "Invalid message")
-        return self._reject(hdr, key, f"Unsupported MessageCategory {category}")
+            return _Answer(rejection="Invalid message")
+        return _Answer(rejection=f"Unsupported MessageCategory {category}")
 
     def _money(self, hdr: dict[str, Any], body: Mapping[str, Any], step: Step, key: SharedKey,
                process: Callable[[dict[str, Any], Mapping[str, Any], bool, Step], _Outcome]) -> _Answer:
@@ -404,7 +431,8 @@ class TerminalSimulator:
         return "ReversalResponse", out, {
             "type": "refund", "poi_transaction_id": tx, "poi_timestamp": at, "service_id": hdr["ServiceID"],
             "sale_id": hdr["SaleID"], "amount": amount, "brand": original["brand"], "time": at,
-            "original_poi_transaction_id": original_id}
+            "original_poi_transaction_id": original_id,
+            "original_poi_timestamp": body["OriginalPOITransaction"]["POITransactionID"].get("TimeStamp")}
 
     def _status(self, hdr: dict[str, Any], body: Mapping[str, Any], key: SharedKey) -> _Answer:
         ref_obj = body.get("MessageReference") or {}
@@ -438,7 +466,7 @@ class TerminalSimulator:
         """A GetSignature screen: the shopper signs (a small drawing comes back) or cancels."""
         screen = body["DisplayOutput"]["OutputContent"]["PredefinedContent"]["ReferenceID"]
         if screen != "GetSignature" or body["InputData"]["InputCommand"] != "GetConfirmation":
-            return self._reject(hdr, key, f"Unsupported input {screen}")
+            return _Answer(rejection=f"Unsupported input {screen}")
         signed = step.action != "refuse_signature"
         response: dict[str, Any] = {"Result": "Success"} if signed else self._failure("Cancel", "Cancelled")
         if signed:  # VERIFY: the drawing's exact encoding; Adyen documents it only as "the signature"
@@ -452,6 +480,8 @@ class TerminalSimulator:
                                                       "InputResponse": out}}, key))
 
     def _reconcile(self, hdr: dict[str, Any], body: Mapping[str, Any], key: SharedKey) -> _Answer:
+        if body.get("ReconciliationType") == "PreviousReconciliation":
+            return self._previous_reconciliation(hdr, body, key)
         at = m.timestamp(self._now())
         with self._lock:
             since = max((i for i, e in enumerate(self._entries) if e.get("type") == "reconciliation"),
@@ -474,6 +504,43 @@ class TerminalSimulator:
         out = {"Response": {"Result": "Success"}, "ReconciliationType": body.get("ReconciliationType"),
                "POIReconciliationID": rec_id, "TransactionTotals": totals}
         log.info("terminal_sim_reconciliation id=%s brands=%d", rec_id, len(totals))
+        if self.lose_reconciliation_answers > 0:  # fault: the period is closed, the answer never arrives
+            self.lose_reconciliation_answers -= 1
+            return _Answer(drop=True)
+        return _Answer(encrypt({"SaleToPOIResponse": {"MessageHeader": self._response_header(hdr),
+                                                      "ReconciliationResponse": out}}, key))
+
+    def _previous_reconciliation(self, hdr: dict[str, Any], body: Mapping[str, Any],
+                                 key: SharedKey) -> _Answer:
+        """PreviousReconciliation: the totals of a period already closed, named by its POIReconciliationID
+        (what a till whose answer was lost reads again). Nothing new is closed."""
+        wanted = str(body.get("POIReconciliationID", ""))
+        per_brand: dict[str, dict[str, list[int]]] = {}
+        with self._lock:
+            marks = [i for i, e in enumerate(self._entries) if e.get("type") == "reconciliation"]
+            end = next((i for i in marks if str(self._entries[i].get("poi_reconciliation_id")) == wanted),
+                       None)
+            if end is not None:
+                since = max((i for i in marks if i < end), default=-1)
+                for e in self._entries[since + 1:end]:
+                    if e.get("type") in ("payment", "refund"):
+                        kind = "Debit" if e["type"] == "payment" else "ReverseDebit"
+                        t = per_brand.setdefault(e["brand"], {}).setdefault(kind, [0, 0])
+                        t[0] += 1
+                        t[1] += e["amount"]
+        out: dict[str, Any] = {"ReconciliationType": "PreviousReconciliation"}
+        if end is None:
+            out["Response"] = self._failure("NotFound", "Reconciliation not found")
+        else:
+            out.update({"Response": {"Result": "Success"}, "POIReconciliationID": wanted,
+                        "TransactionTotals": [
+                {"PaymentInstrumentType": "Card", "CardBrand": m.BRAND_CODES.get(brand, brand),
+                 "PaymentCurrency": m.CURRENCY, "POIID": self.poi_id,
+                 "PaymentTotals": [{"TransactionType": kind, "TransactionCount": c,
+                                    "TransactionAmount": m.ore_to_amount(a)}
+                                   for kind, (c, a) in kinds.items()]}
+                for brand, kinds in sorted(per_brand.items())]})
+        log.info("terminal_sim_previous_reconciliation id=%s found=%s", wanted, end is not None)
         return _Answer(encrypt({"SaleToPOIResponse": {"MessageHeader": self._response_header(hdr),
                                                       "ReconciliationResponse": out}}, key))
 
@@ -483,19 +550,39 @@ class TerminalSimulator:
     def _response_header(hdr: Mapping[str, Any]) -> dict[str, Any]:
         return {**hdr, "MessageType": "Response"}
 
-    def _reject_body(self, hdr: Mapping[str, Any], text: str) -> dict[str, Any]:
+    def _reject_body(self, hdr: Mapping[str, Any], text: str, rejected: bytes) -> dict[str, Any]:
+        """nexo's EventNotification Reject: RejectedMessage (mandatory with Reject) is the refused
+        message, base64; EventDetails says why, URL-encoded as Adyen's terminals write it."""
+        def text_of(name: str) -> str:
+            value = hdr.get(name)
+            return value if isinstance(value, str) else ""
+
         return {
             "MessageHeader": {"ProtocolVersion": m.PROTOCOL_VERSION, "MessageClass": "Event",
                               "MessageCategory": "Event", "MessageType": "Notification",
-                              "SaleID": hdr.get("SaleID", ""), "ServiceID": hdr.get("ServiceID", ""),
+                              "SaleID": text_of("SaleID"), "ServiceID": text_of("ServiceID"),
                               "POIID": self.poi_id},
             "EventNotification": {"TimeStamp": m.timestamp(self._now()), "EventToNotify": "Reject",
-                                  "EventDetails": urllib.parse.urlencode({"message": text})},
+                                  "EventDetails": urllib.parse.urlencode({"message": text}),
+                                  "RejectedMessage": base64.b64encode(rejected).decode("ascii")},
         }
 
-    def _reject(self, hdr: Mapping[str, Any], key: SharedKey, text: str) -> _Answer:
+    def _reject(self, hdr: Mapping[str, Any], key: SharedKey, text: str, rejected: bytes) -> _Answer:
         log.info("terminal_sim_reject service_id=%s reason=%r", hdr.get("ServiceID"), text)
-        return _Answer(encrypt({"SaleToPOIRequest": self._reject_body(hdr, text)}, key))
+        return _Answer(encrypt({"SaleToPOIRequest": self._reject_body(hdr, text, rejected)}, key))
+
+    def _reject_clear(self, raw: bytes, text: str) -> _Answer:
+        """A refusal of a message that is not authentic: no key to answer under, so in clear, addressed
+        with whatever clear MessageHeader it carried (unauthenticated, used for nothing else)."""
+        hdr: Mapping[str, Any] = {}
+        try:
+            outer = json.loads(raw)
+            inner = outer.get("SaleToPOIRequest") if isinstance(outer, dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get("MessageHeader"), dict):
+                hdr = inner["MessageHeader"]
+        except ValueError:
+            pass
+        return _Answer({"SaleToPOIRequest": self._reject_body(hdr, text, raw)})
 
 
 def _kr(ore: int) -> str:
@@ -521,38 +608,101 @@ def _receipts(lines: list[str], signature: bool = False) -> list[dict[str, Any]]
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    """One connection: HTTP/1.1 requests parsed by h11 (Content-Length or chunked bodies), answered in
+    turn while the client keeps the connection alive."""
+
     simulator: TerminalSimulator
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
+    request: socket.socket
 
-    def do_POST(self) -> None:
-        if self.simulator._stopping.is_set():  # switched off: a kept-alive connection gets no answer
-            self.close_connection = True
-            return
-        if self.path.rstrip("/") != "/nexo":
-            self._send(404, b"")
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        answer = self.simulator.handle(self.rfile.read(length))
-        if answer.drop:
-            self.close_connection = True
-            return
-        body = b"" if answer.envelope is None else json.dumps(answer.envelope).encode("utf-8")
-        self._send(200, body)
-
-    def _send(self, status: int, body: bytes) -> None:
+    def handle(self) -> None:
+        sock = self.request
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:  # the till gave up waiting (timeout step): nobody to answer
-            self.close_connection = True
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK stall
+            if isinstance(sock, ssl.SSLSocket):
+                sock.do_handshake()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a client that distrusts us
+            log.debug("terminal_sim_http handshake_failed error=%s", exc)
+            return
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        while True:
+            try:
+                request = self._read_request(conn, sock)
+            except h11.RemoteProtocolError as exc:
+                log.info("terminal_sim_http bad_request error=%s", exc)
+                self._send(conn, sock, exc.error_status_hint, b"")
+                return
+            except OSError:
+                return
+            if request is None:  # the client closed (or we are switched off)
+                return
+            target, method, body = request
+            if self.simulator._stopping.is_set():  # switched off: a kept-alive connection gets no answer
+                return
+            if target.split("?")[0].rstrip("/") != "/nexo":
+                status, payload = 404, b""
+            elif method != "POST":
+                status, payload = 405, b""
+            elif body is None:
+                status, payload = 413, b""
+            else:
+                answer = self.simulator.handle(body)
+                if answer.drop:
+                    return
+                status = 200
+                payload = b"" if answer.envelope is None else json.dumps(answer.envelope).encode("utf-8")
+            if not self._send(conn, sock, status, payload):
+                return
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE or body is None:
+                return
+            try:
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("terminal_sim_http " + format, *args)
+    @staticmethod
+    def _read_request(conn: h11.Connection, sock: socket.socket) -> tuple[str, str, bytes | None] | None:
+        """(target, method, body) of the next request; body None when it is larger than MAX_BODY."""
+        target, method, chunks, size = "", "", [], 0
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = sock.recv(65536)
+                conn.receive_data(data)  # b"" tells h11 the client closed
+                continue
+            if isinstance(event, h11.Request):
+                target, method = event.target.decode("ascii", "replace"), event.method.decode("ascii")
+            elif isinstance(event, h11.Data):
+                size += len(event.data)
+                if size <= MAX_BODY:
+                    chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return target, method, (b"".join(chunks) if size <= MAX_BODY else None)
+            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return None
+
+    @staticmethod
+    def _send(conn: h11.Connection, sock: socket.socket, status: int, body: bytes) -> bool:
+        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):  # IDLE: h11 lets a 400 go out there
+            return False
+        try:
+            out = conn.send(h11.Response(status_code=status, headers=[
+                ("Content-Type", "application/json"), ("Content-Length", str(len(body)))])) or b""
+            if body:
+                out += conn.send(h11.Data(data=body)) or b""
+            out += conn.send(h11.EndOfMessage()) or b""
+            sock.sendall(out)  # one write: headers and body in one segment
+        except OSError:  # the till gave up waiting (timeout step): nobody to answer
+            return False
+        except h11.LocalProtocolError:
+            return False
+        return True
 
 
 def _tls_context(cert: str, key: str) -> ssl.SSLContext:
@@ -580,6 +730,10 @@ def main(argv: list[str] | None = None) -> int:
     passphrase = args.passphrase or os.environ.get("TILL_TERMINAL_PASSPHRASE")
     if not passphrase:
         p.error("a passphrase is needed: --passphrase or TILL_TERMINAL_PASSPHRASE")
+    try:
+        check_passphrase(passphrase)
+    except PassphraseError as exc:
+        p.error(str(exc))
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

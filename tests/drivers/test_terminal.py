@@ -25,7 +25,9 @@ from drivers.terminal.client import (
 )
 from drivers.terminal.security import (
     NexoSecurityError,
+    PassphraseError,
     SharedKey,
+    check_passphrase,
     decrypt,
     decrypt_bytes,
     encrypt,
@@ -49,6 +51,16 @@ def sim(tmp_path: Path):
 def client(sim: TerminalSimulator):
     with TerminalClient(sim.url, KEY, POI_ID, SALE_ID, timeout=10) as c:
         yield c
+
+
+def payment_of(status: m.StatusResult) -> m.PaymentResult:
+    assert status.payment is not None, status
+    return status.payment
+
+
+def tx_id(result: m.PaymentResult) -> str:
+    assert result.poi_transaction_id, result
+    return result.poi_transaction_id
 
 
 def ledger_lines(path: Path) -> list[dict]:
@@ -144,6 +156,17 @@ def test_shared_key_hides_its_passphrase_and_caches_derivation() -> None:
             SharedKey(*bad)
 
 
+def test_passphrases_are_taken_as_typed_and_only_in_ascii() -> None:
+    for good in ["s1mulated-Passphrase", "with spaces inside it", "!#$%&'()*+,-./:;<=>?@[]^_`{|}~"]:
+        assert check_passphrase(good) == good
+    for bad, reason in [("blåbærgrød", "æ, ø and å"), ("Ærø-færgen-1", "æ, ø and å"), ("naïve-café", "ASCII"),
+                        ("tab\tinside", "ASCII"), (" leading-space", "space"), ("trailing-space ", "space"),
+                        ("", "empty")]:
+        with pytest.raises(PassphraseError, match=reason):
+            check_passphrase(bad)
+    assert issubclass(PassphraseError, ValueError)
+
+
 # --- messages -----------------------------------------------------------------------------------
 
 def test_amounts_are_exact_decimals_of_ore() -> None:
@@ -210,7 +233,7 @@ def test_decline_and_busy(sim: TerminalSimulator, client: TerminalClient, tmp_pa
     assert "AFVIST" in r.receipts["CustomerReceipt"]
     assert client.pay("D2", "SALE-1", 5000).error_condition == "WrongPIN"
     assert client.pay("D3", "SALE-1", 5000).error_condition == "Busy"
-    assert client.status("D1").state == "processed" and not client.status("D1").payment.approved
+    assert client.status("D1").state == "processed" and not payment_of(client.status("D1")).approved
     assert ledger_lines(tmp_path / "ledger.jsonl") == [] and sim.entries() == []
 
 
@@ -241,21 +264,22 @@ def test_abort_running_payment(sim: TerminalSimulator, client: TerminalClient) -
 
 def test_referenced_refund(sim: TerminalSimulator, client: TerminalClient, tmp_path: Path) -> None:
     paid = client.pay("R1", "SALE-1", 10000)
-    refund = client.refund("R2", paid.poi_transaction_id, 4000, paid.poi_timestamp)
+    refund = client.refund("R2", tx_id(paid), 4000, paid.poi_timestamp)
     assert refund.approved and refund.amount_ore == 4000 and refund.poi_transaction_id
     assert refund.poi_transaction_id != paid.poi_transaction_id
     assert "RETUR" in refund.receipts["CustomerReceipt"]
-    too_much = client.refund("R3", paid.poi_transaction_id, 6001)
+    too_much = client.refund("R3", tx_id(paid), 6001)
     assert not too_much.approved and too_much.error_condition == "NotAllowed"
-    assert client.refund("R4", paid.poi_transaction_id, 6000).approved
+    assert client.refund("R4", tx_id(paid), 6000).approved
     assert client.refund("R5", "NOPE", 100).error_condition == "NotFound"
     lines = ledger_lines(tmp_path / "ledger.jsonl")
     assert [(e["type"], e["amount"]) for e in lines] == [("payment", 10000), ("refund", 4000),
                                                              ("refund", 6000)]
     assert lines[1]["original_poi_transaction_id"] == paid.poi_transaction_id
+    assert lines[1]["original_poi_timestamp"] == paid.poi_timestamp  # the payment's time went on the wire
     assert lines[1]["brand"] == "Dankort"
     st = client.status("R2")
-    assert st.state == "processed" and st.payment.poi_transaction_id == refund.poi_transaction_id
+    assert st.state == "processed" and payment_of(st).poi_transaction_id == refund.poi_transaction_id
 
 
 def test_drop_before_is_not_found(sim: TerminalSimulator, client: TerminalClient) -> None:
@@ -273,12 +297,12 @@ def test_drop_after_is_processed_once(sim: TerminalSimulator, client: TerminalCl
     with pytest.raises(TerminalUnreachable):
         client.pay("DA1", "SALE-1", 4295)
     st = client.status("DA1")
-    assert st.state == "processed" and st.payment.approved and st.payment.amount_ore == 4295
+    assert st.state == "processed" and payment_of(st).approved and payment_of(st).amount_ore == 4295
     again = client.status("DA1")
     [entry] = ledger_lines(tmp_path / "ledger.jsonl")
     assert entry["service_id"] == "DA1"
-    assert st.payment.poi_transaction_id == again.payment.poi_transaction_id == entry["poi_transaction_id"]
-    assert st.payment.receipts["CustomerReceipt"]  # reprinted receipt comes with the repeated answer
+    assert tx_id(payment_of(st)) == tx_id(payment_of(again)) == entry["poi_transaction_id"]
+    assert payment_of(st).receipts["CustomerReceipt"]  # reprinted receipt comes with the repeated answer
 
 
 def test_timeout_then_status(sim: TerminalSimulator, tmp_path: Path) -> None:
@@ -296,7 +320,7 @@ def test_timeout_then_status(sim: TerminalSimulator, tmp_path: Path) -> None:
                 break
             time.sleep(0.02)
     assert states[0] == "in_progress" and states[-1] == "processed"
-    assert st.payment.approved and [e["service_id"] for e in sim.entries()] == ["TO1"]
+    assert payment_of(st).approved and [e["service_id"] for e in sim.entries()] == ["TO1"]
 
 
 def test_duplicate_service_id_refused(sim: TerminalSimulator, client: TerminalClient) -> None:
@@ -305,14 +329,14 @@ def test_duplicate_service_id_refused(sim: TerminalSimulator, client: TerminalCl
         client.pay("DUP1", "SALE-2", 2000)
     assert "Duplicate" in str(exc.value)
     assert len(sim.entries()) == 1
-    assert client.status("DUP1").payment.poi_transaction_id == first.poi_transaction_id
+    assert payment_of(client.status("DUP1")).poi_transaction_id == first.poi_transaction_id
 
 
 def test_reconciliation_totals_per_brand(sim: TerminalSimulator, client: TerminalClient,
                                          tmp_path: Path) -> None:
     paid = [client.pay(f"C{i}", f"S{i}", amount) for i, amount in enumerate([1000, 2000, 3000, 4000])]
     assert [p.brand for p in paid] == ["Dankort", "Visa", "Mastercard", "Dankort"]
-    client.refund("C9", paid[3].poi_transaction_id, 500)
+    client.refund("C9", tx_id(paid[3]), 500)
     sim.script("decline")
     client.pay("C10", "S10", 999)
     rec = client.reconcile()
@@ -338,7 +362,7 @@ def test_restarted_simulator_remembers_its_ledger(tmp_path: Path) -> None:
     with TerminalSimulator(KEY, poi_id=POI_ID, ledger=ledger) as sim2, \
             TerminalClient(sim2.url, KEY, POI_ID, SALE_ID) as c:
         st = c.status("RS1")
-        assert st.state == "processed" and st.payment.poi_transaction_id == paid.poi_transaction_id
+        assert st.state == "processed" and payment_of(st).poi_transaction_id == paid.poi_transaction_id
         with pytest.raises(TerminalRejected):
             c.pay("RS1", "SALE-1", 1500)
         assert c.pay("RS2", "SALE-2", 100).brand == "Visa"  # the rotation carries on
@@ -352,6 +376,71 @@ def test_wrong_key_or_poi_refused(sim: TerminalSimulator) -> None:
     with TerminalClient(sim.url, KEY, "OTHER-POI", SALE_ID) as c, pytest.raises(TerminalRejected):
         c.pay("WK2", "SALE-1", 100)
     assert sim.entries() == []
+
+
+def test_chunked_bodies_are_read_like_sized_ones(sim: TerminalSimulator) -> None:
+    """Adyen's Node library sends its requests chunked (no Content-Length)."""
+    import httpx
+
+    body = json.dumps(encrypt(m.payment_request(SALE_ID, "CH1", POI_ID, "SALE-1", 1250), KEY)).encode()
+    pieces = [body[i:i + 100] for i in range(0, len(body), 100)]
+    with httpx.Client(timeout=10) as http:
+        chunked = http.post(sim.url, content=iter(pieces))  # an iterator: httpx sends it chunked
+        assert chunked.request.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in chunked.request.headers
+        answer = decrypt(chunked.json(), KEY)["SaleToPOIResponse"]
+        assert m.parse_payment_response(answer["PaymentResponse"]).amount_ore == 1250
+        sized = http.post(sim.url, content=json.dumps(encrypt(  # and again on the kept-alive connection
+            m.payment_request(SALE_ID, "CH2", POI_ID, "SALE-1", 1300), KEY)).encode())
+        assert m.parse_payment_response(decrypt(sized.json(), KEY)["SaleToPOIResponse"]["PaymentResponse"]).approved
+        assert http.get(sim.url).status_code == 405
+        assert http.post(sim.url.replace("/nexo", "/other"), content=body).status_code == 404
+    assert [e["service_id"] for e in sim.entries()] == ["CH1", "CH2"]
+
+
+def test_refusals_are_nexo_rejects_naming_the_message(sim: TerminalSimulator, client: TerminalClient) -> None:
+    import base64 as b64
+
+    import httpx
+
+    client.pay("RJ1", "SALE-1", 100)
+    again = m.payment_request(SALE_ID, "RJ1", POI_ID, "SALE-2", 200)
+    with pytest.raises(TerminalRejected) as exc:  # a genuine message, refused: an encrypted Reject
+        client.pay("RJ1", "SALE-2", 200)
+    rejection = exc.value.rejection
+    assert rejection.event == "Reject" and rejection.details["message"] == "Duplicate ServiceID"
+    refused = json.loads(rejection.rejected_message or b"")["SaleToPOIRequest"]
+    assert refused["MessageHeader"] == again["SaleToPOIRequest"]["MessageHeader"]
+    assert refused["PaymentRequest"]["PaymentTransaction"]["AmountsReq"]["RequestedAmount"] == 2.0
+    forged = encrypt(again, SharedKey("TillboxKey", "not the passphrase", 1))
+    for raw in [json.dumps(forged).encode(), b"not json at all", json.dumps({"SaleToPOIRequest": {}}).encode()]:
+        answer = httpx.post(sim.url, content=raw, timeout=10).json()  # no key to trust: a Reject in clear
+        event = answer["SaleToPOIRequest"]["EventNotification"]
+        assert event["EventToNotify"] == "Reject" and "not+authentic" in event["EventDetails"]
+        assert b64.b64decode(event["RejectedMessage"]) == raw
+        assert answer["SaleToPOIRequest"]["MessageHeader"]["MessageCategory"] == "Event"
+    with TerminalClient(sim.url, SharedKey("TillboxKey", "not the passphrase", 1), POI_ID, SALE_ID) as c:
+        with pytest.raises(TerminalProtocolError, match="refused the message in clear: Message not authentic"):
+            c.pay("RJ2", "SALE-3", 300)
+    assert len(sim.entries()) == 1
+
+
+def test_broken_http_is_answered_400(sim: TerminalSimulator) -> None:
+    import socket
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(sim.url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as s:
+        s.sendall(b"POST /nexo HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 400 ")
+    with socket.create_connection((url.hostname, url.port), timeout=5) as s:  # the simulator still serves
+        s.sendall(b"POST /nexo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nnope\r\n0\r\n\r\n")
+        data = b""
+        while b"Reject" not in data and len(data) < 65536:
+            chunk = s.recv(4096)
+            assert chunk, data
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 ")
 
 
 def test_unreachable_terminal_was_never_sent() -> None:
@@ -433,6 +522,7 @@ def test_script_file_and_cli(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         cwd=Path(__file__).resolve().parents[2])
     try:
+        assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         with TerminalClient(url, KEY, POI_ID, SALE_ID) as c:
@@ -493,7 +583,7 @@ def test_no_secret_in_logs(sim: TerminalSimulator, client: TerminalClient, caplo
         client.pay("L1", "SALE-1", 100)
     client.status("L1")
     client.pay("L2", "SALE-1", 100)
-    client.refund("L3", client.status("L1").payment.poi_transaction_id, 100)
+    client.refund("L3", tx_id(payment_of(client.status("L1"))), 100)
     client.reconcile()
     with TerminalClient(sim.url, SharedKey("TillboxKey", "wrong-pass", 1), POI_ID, SALE_ID) as bad:
         with pytest.raises(TerminalProtocolError):
