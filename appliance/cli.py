@@ -21,6 +21,9 @@ from .dinero.errors import DineroError
 from .domain.catalog import CatalogError
 from .domain.money import MoneyError, format_dkk, format_kroner, parse_kroner
 from .domain.roles import PermissionDenied
+from .requests import pin_text
+from .requests.close import close_day_request
+from .requests.sale import return_request, sale_request
 from .services import cash, checkout, closing, payment_types, selling, setup
 from .services.devices import DeviceError, open_devices
 from .services.labels import LabelError
@@ -50,12 +53,24 @@ class CliError(Exception):
 REFUSALS: tuple[type[Exception], ...] = (CliError, *KNOWN_ERRORS)
 
 
+MAX_JSON_IN = 1_000_000  # characters: a sale of MAX_LINES lines is far below this
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number the till takes")
+
+
 def _read_json(path: str) -> dict:
+    """A JSON object from a file or stdin ('-'); NaN and infinities are refused, not read."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CliError(f"cannot read JSON from {path}: {exc}") from exc
+        text = sys.stdin.read(MAX_JSON_IN + 1) if path == "-" else Path(path).read_text(encoding="utf-8")
+        if len(text) > MAX_JSON_IN:
+            raise CliError(f"cannot read JSON from {path}: more than {MAX_JSON_IN} characters")
+        data = json.loads(text, parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise CliError(f"cannot read JSON from {path}: {' '.join(str(exc).split())}") from exc
+    except RecursionError:
+        raise CliError(f"cannot read JSON from {path}: nested too deeply") from None
     if not isinstance(data, dict):
         raise CliError("the JSON input must be an object")
     return data
@@ -102,18 +117,45 @@ def cmd_cashier(args: argparse.Namespace, till: Till) -> Any:
             for c in settings.cashiers(till.conn)]
 
 
+def _signed_in(till: Till, raw: dict, schema: Any) -> dict:
+    """A sale or return from the shell: checked whole against its schema, then its cashier's PIN
+    ("pin" in the request, else TILLBOX_PIN; never an option, so it stays out of shell history),
+    and a manager's approval it carries, each through the lockout (`Till.cashier`)."""
+    request = schema(raw)
+    pin = request.pop("pin", None) or os.environ.get("TILLBOX_PIN")
+    if not pin:
+        raise CliError('a sale or return from the shell needs the cashier\'s PIN: "pin" in the request '
+                       "or TILLBOX_PIN")
+    try:
+        pin_text(pin)
+    except ValueError:
+        raise CliError("TILLBOX_PIN must be 4 to 6 digits") from None
+    till.cashier(request["cashier"], pin)
+    manager = request.get("manager")
+    if manager:
+        till.cashier(manager.get("id", request["cashier"]), manager["pin"])
+    return request
+
+
 def cmd_sell(args: argparse.Namespace, till: Till) -> Any:
-    request = _read_json(args.json_in)
+    request = _signed_in(till, _read_json(args.json_in), sale_request)
     off = payment_types.switched_off(till, request.get("payments"))
     if off:
         raise CliError(f"payment type(s) switched off in Settings: {', '.join(off)}")
-    with counter(till) as (devices, queue):
-        return checkout.complete_sale(till, devices, queue, request)
+    # a card payment goes through an integrated terminal when one is set up, as at the kiosk
+    with counter(till, ("printer", "drawer", "terminal")) as (devices, queue):
+        return checkout.complete_sale_through_terminal(till, devices, queue, request)
 
 
 def cmd_return(args: argparse.Namespace, till: Till) -> Any:
-    request = _read_json(args.json_in)
-    with counter(till) as (devices, queue):
+    request = _signed_in(till, _read_json(args.json_in), return_request)
+    if closing.terminal_configured(till) and any(
+            p.get("type") == "card" for p in request.get("payments") or []):
+        # a card refund named by hand would be recorded with no money moving: it goes back through
+        # the terminal, to the card it came from, as at the kiosk
+        raise CliError('with an integrated card terminal a card refund goes back through it: leave out '
+                       '"payments" and the return is given back to the card the receipt was paid with')
+    with counter(till, ("printer", "drawer", "terminal")) as (devices, queue):
         return checkout.complete_return(till, devices, queue, args.receipt, request)
 
 
@@ -149,6 +191,9 @@ def cmd_report(args: argparse.Namespace, till: Till) -> Any:
 def cmd_close_day(args: argparse.Namespace, till: Till) -> Any:
     """Reconciles an integrated card terminal first, as the kiosk's end of day does, so the Z holds
     it; a terminal that does not answer is reported and the day is closed anyway."""
+    checked = close_day_request(args.counted_cash, args.to_bank, args.denominations).plain()
+    args.counted_cash, args.to_bank, args.denominations = (
+        checked["counted_cash"], checked["to_bank"], checked["denominations"])
     _counts, counted, bank = closing.close_amounts(args.counted_cash, args.to_bank, args.denominations)
     devices = open_devices(till, ("terminal",))
     try:
@@ -179,6 +224,18 @@ def cmd_journal(args: argparse.Namespace, till: Till) -> Any:
            "first_bad": result.first_bad, "problem": result.problem}
     if not result.ok:
         raise JournalBroken(out)
+    if args.against_dinero:  # then the anchors outside the box, which see what the chain cannot
+        from .services.outside_check import check_against_dinero
+        from .services.uploader import connector
+
+        client, org = connector(till)()
+        try:
+            outside = check_against_dinero(till, client, org).as_dict()
+        finally:
+            client.close()
+        out["dinero"] = outside
+        if not outside["ok"]:
+            raise JournalBroken(out | {"ok": False, "first_bad": None, "problem": outside["problems"][0]})
     return out
 
 
@@ -216,7 +273,8 @@ def cmd_demo(args: argparse.Namespace) -> Any:
 class JournalBroken(Exception):
     def __init__(self, result: dict):
         self.result = result
-        super().__init__(f"journal broken at entry {result['first_bad']}: {result['problem']}")
+        where = f" at entry {result['first_bad']}" if result.get("first_bad") is not None else ""
+        super().__init__(f"journal broken{where}: {result['problem']}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -302,6 +360,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("journal", help="the signed journal")
     s.add_argument("action", choices=("verify",))
+    s.add_argument("--against-dinero", action="store_true",
+                   help="also compare the journal with the Z anchors in Dinero (cut-off end, older copy, "
+                        "re-signed history)")
 
     s = sub.add_parser("demo", help="fill a data folder with a believable shop and close each day")
     s.add_argument("--days", type=int, default=1)
@@ -349,8 +410,16 @@ def human(args: argparse.Namespace, result: Any, shop: dict | None) -> str:
     if args.command in cli_saft.COMMANDS:
         return cli_saft.human(args.command, result) or ""
     if args.command == "journal":
-        return (f"journal OK: {result['entries']} entries and {result['transactions']} cash transactions, "
+        text = (f"journal OK: {result['entries']} entries and {result['transactions']} cash transactions, "
                 "chains, signatures and Z anchors verified")
+        outside = result.get("dinero")
+        if outside is None:
+            return text
+        if not outside["anchors"]:
+            return text + ("\nDinero: no Z with an anchor has reached Dinero yet, so nothing outside "
+                           "the till vouches for this journal")
+        return text + (f"\nDinero: {outside['anchors']} Z anchors agree with this journal (newest Z "
+                       f"{outside['newest_z']}, journal entry {outside['newest_journal_nr']})")
     if isinstance(result, list):
         return "\n".join(json.dumps(r, ensure_ascii=False) for r in result)
     if isinstance(result, dict):
@@ -410,7 +479,7 @@ def run(argv: list[str]) -> int:
 
 def reads_only(args: argparse.Namespace) -> bool:
     """Commands that only read (and so may look at a journal that fails its start-up check)."""
-    return (args.command in ("journal", "certificate")
+    return (args.command == "journal" or (args.command == "certificate" and args.action == "show")
             or (args.command == "reports" and args.action in ("list", "show"))
             or (args.command == "dinero" and args.action == "status"))
 

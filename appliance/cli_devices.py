@@ -117,22 +117,35 @@ def set_terminal_key(till: Till) -> dict[str, Any]:
     import os
     import sys
 
+    from drivers.terminal.security import PassphraseError, check_passphrase
+
     from .dinero.tokens import TokenStore
-    passphrase = os.environ.get("TILLBOX_TERMINAL_PASSPHRASE") or sys.stdin.readline().strip()
+    # Only the line's end comes off: Adyen derives the key from the passphrase exactly as given.
+    passphrase = os.environ.get("TILLBOX_TERMINAL_PASSPHRASE") or sys.stdin.readline().rstrip("\r\n")
     if len(passphrase) < 8:
         raise DeviceCommandError("the terminal passphrase must be at least 8 characters "
                                  "(TILLBOX_TERMINAL_PASSPHRASE or one line on stdin)")
+    try:
+        check_passphrase(passphrase)
+    except PassphraseError as exc:
+        raise DeviceCommandError(f"{exc}. Nothing was stored") from exc
     TokenStore(till.data_dir, "terminal").update(passphrase=passphrase)
     with transaction(till.conn):
         till.journal.append("settings_change", "system", {"key": "terminal.passphrase", "value": "set"})
     return {"terminal_key": "set"}
 
 
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number a device takes")
+
+
 def _spec(text: str) -> dict[str, Any]:
     try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as exc:
+        spec = json.loads(text, parse_constant=_no_constant)  # NaN and infinities are refused
+    except ValueError as exc:  # JSONDecodeError, and _no_constant's
         raise DeviceCommandError(f"the device spec is not JSON: {exc}") from exc
+    except RecursionError:
+        raise DeviceCommandError("the device spec is not JSON: nested too deeply") from None
     if not isinstance(spec, dict):
         raise DeviceCommandError('the device spec must be a JSON object, e.g. {"kind": "sim", ...}')
     return spec

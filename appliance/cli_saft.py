@@ -1,5 +1,5 @@
-"""`till saft export` and `till certificate show`: the SAF-T Cash Register DK export from a shell,
-and the signing certificate in use."""
+"""`till saft export` and `till certificate show|rotate`: the SAF-T Cash Register DK export from a
+shell, the signing certificate in use, and the journalled change to a new one."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ def add_parsers(sub: Any) -> None:
     e.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
     e.add_argument("--out", help="folder for the files (default DATA/exports)")
     s = sub.add_parser("certificate", help="the journal's signing certificate")
-    s.add_argument("action", choices=("show",))
+    s.add_argument("action", choices=("show", "rotate"),
+                   help="rotate: sign from now on with a new key, announced in the journal under the old one")
+    s.add_argument("--certificate", help="rotate: an OCES certificate (PEM) instead of a new self-signed one")
+    s.add_argument("--key", help="rotate: the OCES certificate's private key (PEM)")
 
 
 def cmd_saft(args: argparse.Namespace, till: Till) -> Any:
@@ -33,6 +36,13 @@ def cmd_saft(args: argparse.Namespace, till: Till) -> Any:
 
 
 def cmd_certificate(args: argparse.Namespace, till: Till) -> Any:
+    if args.action == "rotate":
+        from .services.key_rotation import rotate_key
+        cert = Path(args.certificate).read_bytes() if args.certificate else None
+        key = Path(args.key).read_bytes() if args.key else None
+        done = rotate_key(till, "system", cert, key)
+        return certificate_info(till) | {"rotated_from": done["previous_key_version"],
+                                         "journal_nr": done["journal_nr"]}
     return certificate_info(till)
 
 
@@ -45,5 +55,8 @@ def human(command: str, result: dict) -> str | None:
     if command == "certificate":
         text = (f"{result.get('kind')} certificate (key version {result['key_version']}): "
                 f"{result.get('subject')}, valid until {result.get('valid_until', '')[:10]}")
+        if result.get("rotated_from"):
+            text = (f"key rotated from version {result['rotated_from']} "
+                    f"(journal entry {result['journal_nr']})\n{text}")
         return text + (f"\nwarning: {result['warning']}" if result.get("warning") else "")
     return None

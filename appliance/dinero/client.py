@@ -79,6 +79,21 @@ class DineroClient:
             raise Transient("POST files: Dinero answered without a FileGuid", status=200)
         return guid
 
+    def list_files(self, org: int, extension: str = "pdf", page_size: int = 1000) -> list[dict[str, Any]]:
+        """Every file in the archive with that extension (FilteredFileReadModel), all pages."""
+        out: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            batch = self._list("GET", f"/v1/{org}/files", params={
+                "extensions": extension, "fileStatus": "All", "page": page, "pageSize": page_size})
+            out += batch
+            if len(batch) < page_size:
+                return out
+            page += 1
+
+    def download_file(self, org: int, file_guid: str) -> bytes:
+        return self._send("GET", f"/v1/{org}/files/{file_guid}").content
+
     # the cash journal (kassekladde) ----------------------------------------------------------------
 
     def create_ledger_items(self, org: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

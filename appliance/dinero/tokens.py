@@ -33,15 +33,25 @@ class TokenStore:
 
     def __init__(self, data_dir: Path, name: str = "dinero"):
         self.dir = Path(data_dir) / "secrets"
+        self.name = name
         self.path = self.dir / f"{name}.json"
 
     def load(self) -> dict[str, Any] | None:
+        """The record, read against its schema (`requests.files`); a file that is not valid JSON or
+        does not fit the schema raises LoginNeeded, saying which field but never its value."""
+        from ..requests import RequestError
+        from ..requests.files import secrets_record
+        what = "Dinero login" if self.name == "dinero" else f"{self.name} secrets file"
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"), parse_constant=_no_constant)
         except FileNotFoundError:
             return None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LoginNeeded(f"the stored Dinero login is unreadable ({type(exc).__name__})") from exc
+        except (OSError, ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
+            raise LoginNeeded(f"the stored {what} is unreadable ({type(exc).__name__})") from None
+        try:
+            return secrets_record(self.name, data)
+        except RequestError as exc:
+            raise LoginNeeded(f"the stored {what} is unreadable: {exc}") from None
 
     def save(self, record: dict[str, Any]) -> None:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -66,6 +76,10 @@ class TokenStore:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number")
 
 
 def redact(record: dict[str, Any] | None) -> dict[str, Any] | None:

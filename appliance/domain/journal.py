@@ -44,8 +44,10 @@ KINDS: dict[str, str] = {
     "void_line": "13999",
     "discount": "13999",
     "login_failed": "13999",
+    "pin_locked": "13999",  # a cashier locked out for a while after too many wrong PINs in a row
     "settings_change": "13999",
     "init": "13999",
+    "key_rotation": "13999",  # a new signing key and certificate, announced under the old key
     "payment_intent": "13999",   # an integrated card/MobilePay request, journalled before it is sent
     "payment_outcome": "13999",  # what the terminal or MobilePay answered (or TransactionStatus found)
     "payment_signature": "13999",  # a card's signature: taken on the terminal (or paper), then checked

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from fpdf import FPDF
 
+from ..domain.anchors import Anchor
 from .formatting import dk_date, kr
 from .report_text import LISTS, Row, account, meta_rows, report_sections, report_title, vat_code
 
@@ -23,6 +24,7 @@ SIZES = (9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0)  # points; 6 is about the smallest a
 MIN_CAP = 3
 POSTING_COLS = (("Konto", 17.0, "L"), ("Moms", 12.0, "L"), ("Modkonto", 17.0, "L"), ("Beløb", 24.0, "R"))
 HEAD_FILL = (228, 228, 228)
+ANCHOR_SIZE = 6.0  # the anchor block's font (points): read by a bookkeeper rarely, by a program always
 
 
 def safe(text: object) -> str:
@@ -123,6 +125,7 @@ class Layout:
     right: list[Item]
     postings: list[Posting]
     meta: list[Row]
+    reserve: float = 0.0  # mm kept free above the footer (the anchor block)
 
     @property
     def lh(self) -> float:
@@ -137,30 +140,30 @@ class Layout:
         return self.header_h() + body + posts
 
     def fits(self) -> bool:
-        return self.height() <= PAGE_H - 2 * MARGIN - FOOTER_H
+        return self.height() <= PAGE_H - 2 * MARGIN - FOOTER_H - self.reserve
 
 
-def _layout(report: Mapping, size: float, caps: Mapping[str, int]) -> Layout:
+def _layout(report: Mapping, size: float, caps: Mapping[str, int], reserve: float = 0.0) -> Layout:
     left, right = _split(_flow(report, caps))
-    return Layout(size, left, right, _postings(report, caps.get("postings")), meta_rows(report))
+    return Layout(size, left, right, _postings(report, caps.get("postings")), meta_rows(report), reserve)
 
 
-def choose_layout(report: Mapping) -> Layout:
+def choose_layout(report: Mapping, reserve: float = 0.0) -> Layout:
     """The largest font that fits; failing that, the smallest font with every long list cut to
     the same, largest length that fits (found by halving)."""
     for size in SIZES:
-        layout = _layout(report, size, {})
+        layout = _layout(report, size, {}, reserve)
         if layout.fits():
             return layout
     lengths = [len(report.get(key) or []) for key in ("groups", "cashiers", "card_brands", "posting_plan")]
     lo, hi = MIN_CAP, max(MIN_CAP, *lengths)  # lo is taken even if it does not fit: nothing shorter helps
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _layout(report, SIZES[-1], dict.fromkeys(LISTS, mid)).fits():
+        if _layout(report, SIZES[-1], dict.fromkeys(LISTS, mid), reserve).fits():
             lo = mid
         else:
             hi = mid - 1
-    return _layout(report, SIZES[-1], dict.fromkeys(LISTS, lo))
+    return _layout(report, SIZES[-1], dict.fromkeys(LISTS, lo), reserve)
 
 
 class _Voucher(FPDF):
@@ -293,28 +296,66 @@ def _footer(pdf: _Voucher, report: Mapping, shop: Mapping) -> None:
     pdf.text_at(PAGE_W - MARGIN - 30, y, 30, "Side 1 af 1", "R", h=4)
 
 
-def _metadata(pdf: FPDF, report: Mapping, shop: Mapping) -> None:
+def _anchor_lines(anchor: Anchor) -> list[str]:
+    """The anchor in full, as lines for the block above the footer: what a bookkeeper can compare
+    with the till by eye (`till journal verify --against-dinero` reads the keywords instead)."""
+    lines = [f"Kontrolspor: kasse {anchor.register_id} · Z {anchor.z_number} · "
+             f"journalpost {anchor.journal_nr} · nøgle v{anchor.key_version}",
+             f"Journalpostens signatur (SHA-256): {anchor.journal_signature_sha256}",
+             f"Certifikat (SHA-256): {anchor.certificate_sha256 or 'ikke registreret'}",
+             f"Grand total salg {kr(anchor.grand_total_sales)} · retur {kr(anchor.grand_total_returns)}"]
+    if anchor.last_tx_nr is not None:
+        lines.append(f"Sidste transaktion nr. {anchor.last_tx_nr}, signatur:")
+        measure = FPDF(unit="mm")
+        measure.set_font("helvetica", "", ANCHOR_SIZE)
+        width = PAGE_W - 2 * MARGIN
+        rest = anchor.last_tx_signature or ""
+        while rest:  # base64 has no spaces: break where the line is full
+            n = len(rest)
+            while measure.get_string_width(rest[:n]) > width:
+                n -= 4
+            lines.append(rest[:n])
+            rest = rest[n:]
+    return lines
+
+
+def _anchor_block(pdf: _Voucher, lines: list[str]) -> None:
+    lh, width = _line_h(ANCHOR_SIZE), PAGE_W - 2 * MARGIN
+    y = PAGE_H - MARGIN - FOOTER_H - len(lines) * lh
+    pdf.set_draw_color(150, 150, 150)
+    pdf.line(MARGIN, y - 1, PAGE_W - MARGIN, y - 1)
+    pdf.set_text_color(60, 60, 60)
+    for i, text in enumerate(lines):
+        pdf.set_font("helvetica", "B" if i == 0 else "", ANCHOR_SIZE)
+        pdf.set_xy(MARGIN, y + i * lh)
+        pdf.cell(width, lh, safe(text))
+
+
+def _metadata(pdf: FPDF, report: Mapping, shop: Mapping, anchor: Anchor | None) -> None:
     title = report_title(report)
     pdf.set_title(title)
     pdf.set_subject(f"{title}, kasse {report.get('register_id', '')}, {dk_date(report.get('business_date'))}")
     pdf.set_author(str(shop.get("shop_name", "")))
     pdf.set_creator("Tillbox")
     pdf.set_lang("da")
-    anchor = report.get("last_transaction")
-    if anchor:  # the whole signature, for a check against the till's journal (SAF-T's chain)
-        pdf.set_keywords(f"kasse {anchor.get('register_id', '')} sidste transaktion {anchor['nr']} "
-                         f"signatur {anchor['signature']}")
+    last = report.get("last_transaction")
+    if anchor is not None:  # read back from Dinero by `till journal verify --against-dinero`
+        pdf.set_keywords(anchor.keywords())
+    elif last:  # the whole signature, for a check against the till's journal (SAF-T's chain)
+        pdf.set_keywords(f"kasse {last.get('register_id', '')} sidste transaktion {last['nr']} "
+                         f"signatur {last['signature']}")
     try:  # the same report gives the same bytes
         pdf.set_creation_date(datetime.fromisoformat(str(report.get("period_end"))))
     except ValueError:
         pass
 
 
-def render_z_pdf(report: dict, shop: dict) -> bytes:
-    """One A4 page, whatever the size of the day."""
-    layout = choose_layout(report)
+def render_z_pdf(report: dict, shop: dict, anchor: Anchor | None = None) -> bytes:
+    """One A4 page, whatever the size of the day; a closed Z's anchor in a block above the footer."""
+    anchor_lines = _anchor_lines(anchor) if anchor is not None else []
+    layout = choose_layout(report, len(anchor_lines) * _line_h(ANCHOR_SIZE) + 2 if anchor_lines else 0.0)
     pdf = _Voucher(layout)
-    _metadata(pdf, report, shop)
+    _metadata(pdf, report, shop, anchor)
     pdf.add_page()
     y = _header(pdf, report, shop)
     x_right = MARGIN + COL_W + GUTTER
@@ -325,5 +366,7 @@ def render_z_pdf(report: dict, shop: dict) -> bytes:
         yr = pdf.item(x_right, yr, it)
     if layout.postings:
         _postings_table(pdf, max(yl, yr))
+    if anchor_lines:
+        _anchor_block(pdf, anchor_lines)
     _footer(pdf, report, shop)
     return bytes(pdf.output())

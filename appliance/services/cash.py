@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..domain.money import MoneyError, format_dkk, parse_kroner
+from ..domain.money import format_dkk
+from ..requests import RequestError
+from ..requests import parse as parse_request
+from ..requests.cash import NoSale, cash_move
 from ..store.db import transaction
 from .devices import Devices
 from .drawer import open_drawer
@@ -17,18 +20,13 @@ class CashError(ValueError):
 
 def move_cash(till: Till, direction: str, amount: str, text: str, cashier_id: str,
               pin: str | None = None, devices: Devices | None = None) -> dict:
-    """Opening float, cash in, or cash out to the bank; cash out cannot exceed the drawer."""
-    if direction not in MOVES:
-        raise CashError(f"cash movement must be one of {', '.join(MOVES)}")
+    """Opening float, cash in, or cash out to the bank; cash out cannot exceed the drawer. The
+    amount is kroner as text ("500.00" or "500,00"), checked with the rest by `requests.cash`."""
     try:
-        ore = parse_kroner(amount)
-    except MoneyError as exc:
+        move = cash_move(direction, amount, text, cashier_id, pin)
+    except RequestError as exc:
         raise CashError(str(exc)) from exc
-    if ore <= 0:
-        raise CashError("amount must be positive")
-    text = (text or "").strip()
-    if direction == "out" and not text:
-        raise CashError("cash out needs a text (what the money is for)")
+    direction, ore, text = move.direction, move.amount, move.text.strip()
     who_id = till.acting(cashier_id, pin)
     from .closing import x_figures  # the drawer's expected cash right now
     if direction == "out":
@@ -45,5 +43,10 @@ def move_cash(till: Till, direction: str, amount: str, text: str, cashier_id: st
 def no_sale(till: Till, cashier_id: str, reason: str = "", pin: str | None = None,
             devices: Devices | None = None) -> dict:
     """The drawer opened without a sale (change for a note, a check); journalled with its text."""
+    try:
+        parse_request(NoSale, {"reason": reason or "", "cashier": cashier_id or None, "pin": pin},
+                      "drawer")
+    except RequestError as exc:
+        raise CashError(str(exc)) from exc
     who_id = till.acting(cashier_id, pin)
     return open_drawer(till, devices, who_id, "no_sale", text=reason)

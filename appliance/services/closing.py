@@ -6,10 +6,12 @@ import json
 import logging
 from dataclasses import replace
 
+from ..domain.anchors import anchor_of
 from ..domain.journal import Entry
 from ..domain.money import MoneyError, parse_kroner
 from ..domain.posting import AccountMap, posting_plan
 from ..domain.reports import DENOMINATIONS, Report, ReportContext, build_report, report_json
+from ..domain.signing import certificate_fingerprint
 from ..store import cash_transactions, catalog, settings
 from ..store.db import transaction
 from ..store.journal import entries, entry
@@ -167,6 +169,8 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
         # the PDF in Dinero) then shows what a cut-off journal would have lost.
         data["last_transaction"] = None if anchor is None else {
             "nr": int(anchor.tx.nr), "signature": anchor.signature, "register_id": anchor.tx.register_id}
+        pem = settings.certificate_pem(till.conn, till.journal.signer.key_version)
+        data["certificate_sha256"] = None if pem is None else certificate_fingerprint(pem.encode())
         e = till.journal.append("z_report", who, data, report.net_sales,
                                 report.net_sales - sum(v["vat"] for v in report.vat.values()))
         till.conn.execute(
@@ -187,9 +191,12 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
 
 
 def store_pdf(till: Till, z_number: int, data: dict) -> bytes:
-    """The Z's voucher PDF, kept beside its index row (not in the journal, which holds the data)."""
+    """The Z's voucher PDF, kept beside its index row (not in the journal, which holds the data).
+    It carries the Z's anchor, so the copy in Dinero can later vouch for the journal."""
     from ..render.z_pdf import render_z_pdf
-    pdf = render_z_pdf(data, settings.shop(till.conn))
+    z_entry = entry(till.conn, z_journal_nr(till, z_number))
+    assert z_entry is not None
+    pdf = render_z_pdf(data, settings.shop(till.conn), anchor_of(z_entry))
     with transaction(till.conn):
         till.conn.execute("UPDATE z_reports SET pdf = ? WHERE z_number = ? AND pdf IS NULL",
                           (pdf, z_number))

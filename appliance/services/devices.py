@@ -72,7 +72,12 @@ def sim_specs(base: Path) -> dict[str, dict[str, Any]]:
 def set_device(till: Till, role: str, spec: Mapping[str, Any] | None, who: str) -> dict[str, Any] | None:
     """Check and save one device's spec (None removes it); journalled as a settings change."""
     key = _key(role)
-    clean = dict(spec) if spec is not None else None
+    from ..requests import RequestError
+    from ..requests.devices import device_spec
+    try:  # its declared schema first, then the driver's own checks
+        clean = device_spec(role, spec) if spec is not None else None
+    except RequestError as exc:
+        raise DeviceError(str(exc)) from exc
     if clean is not None:
         try:
             closer = _build(role, clean, None, data_dir=till.data_dir)
@@ -90,8 +95,12 @@ def set_device(till: Till, role: str, spec: Mapping[str, Any] | None, who: str) 
 def set_label_layout(till: Till, values: Mapping[str, Any], who: str) -> LabelLayout:
     from drivers.printer.label import LabelLayout
 
+    from ..requests import RequestError
+    from ..requests.devices import label_layout as layout_schema
     try:
-        layout = LabelLayout.from_settings(values)
+        layout = LabelLayout.from_settings(layout_schema(values))
+    except RequestError as exc:
+        raise DeviceError(str(exc)) from exc
     except (ValueError, TypeError) as exc:
         raise DeviceError(f"label layout: {exc}") from exc
     with transaction(till.conn):

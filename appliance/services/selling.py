@@ -13,6 +13,8 @@ from ..domain.returns import ReturnError, default_refund_tenders, return_lines, 
 from ..domain.roles import Cashier
 from ..domain.sale import build_record, line_record
 from ..domain.tenders import Payment, PaymentError, PaymentType, settle, settle_refund
+from ..requests import RequestError
+from ..requests.sale import return_request, sale_request
 from ..store import catalog
 from ..store.db import transaction
 from ..store.journal import entry as journal_entry
@@ -126,7 +128,10 @@ def _commit(till: Till, kind: str, who: Cashier, record: dict, actions: list[tup
 
 def sell(till: Till, request: dict) -> dict:
     """Complete a sale from a request (the `till sell` JSON); nothing is written unless it is
-    fully paid and valid."""
+    fully paid and valid. The request is checked whole against its schema first
+    (`requests.sale`); the kiosk's comes with its logged-in cashier, and the shell's PIN was checked
+    (with the lockout, `Till.cashier`) before it got here."""
+    request = _checked(sale_request, request)
     who = till.cashier(request.get("cashier", ""), request.get("pin"))
     basket, actions = build_basket(till, request, who)
     tenders = parse_payments(request)
@@ -164,9 +169,12 @@ def load_receipt(till: Till, number: int) -> tuple[dict, list[dict]]:
     return original.data(), earlier
 
 
-def refund(till: Till, receipt_number: int | None, request: dict) -> dict:
+def refund(till: Till, receipt_number: int | None, request: dict, after_failed_refund: bool = False) -> dict:
     """A return against a receipt (to its original tenders unless a manager says otherwise),
-    or, with no receipt, a free return that a manager approves."""
+    or, with no receipt, a free return that a manager approves. `after_failed_refund`: the tenders
+    are what went back to cards/MobilePay plus the rest in the tender the cashier chose after a
+    declined refund (payments.give_back_first); the declined refund is journalled, no manager needed."""
+    request = _checked(return_request, request)
     who = till.cashier(request.get("cashier", ""), request.get("pin"))
     wanted = request.get("lines")
     if not isinstance(wanted, list) or not wanted:
@@ -189,7 +197,7 @@ def refund(till: Till, receipt_number: int | None, request: dict) -> dict:
     amount = -sum(ln["total"] for ln in lines)
     if request.get("payments"):
         tenders = parse_payments(request)
-        if original is not None and not tender_types(tenders) <= tender_types(
+        if original is not None and not after_failed_refund and not tender_types(tenders) <= tender_types(
                 original["payments"]):
             approver = till.manager(request.get("manager"), who, "a refund to another tender")
         non_cash = [p for p in tenders if p.type is not PaymentType.CASH]
@@ -208,8 +216,18 @@ def refund(till: Till, receipt_number: int | None, request: dict) -> dict:
     record["time"] = till.now().isoformat()
     if approver is not None:
         record["approved_by"] = approver.id
+    if after_failed_refund:
+        record["rest_after_declined_refund"] = True
     _number, nr = _commit(till, "return", who, record, [], receipt_number)
     return sale_json(record, who.id, nr)
+
+
+def _checked(schema: Any, request: object) -> dict:
+    """The request as its schema reads it; a refusal is a SaleError like every other."""
+    try:
+        return schema(request)
+    except RequestError as exc:
+        raise SaleError(str(exc)) from exc
 
 
 def sale_json(record: dict, cashier: str, journal_nr: int) -> dict:

@@ -84,19 +84,22 @@ def check_valid_now(certificate: bytes, now: datetime) -> None:
 
 
 def set_account(till: Till, key: str, number: str | int, who: str = "system") -> None:
-    if not ACCOUNT_KEY.match(key):
+    from ..requests import RequestError
+    from ..requests.settings import account_setting
+    try:
+        account = account_setting(key, number)
+    except RequestError as exc:
+        raise SetupError(str(exc)) from exc
+    if not ACCOUNT_KEY.fullmatch(key):
         raise SetupError(
             f"unknown account key {key!r}: use revenue:default, revenue:<group>, cash, bank, "
             "differences, rounding, payment:<card|mobilepay|manual_card|gift_voucher> or "
             "payment:card:<brand>")
-    text = str(number).strip()
-    if not re.fullmatch(r"\d{1,9}", text) or int(text) == 0:
-        raise SetupError(f"account number must be a positive whole number, got {number!r}")
     with transaction(till.conn):
         old = settings.accounts(till.conn).get(key)
-        settings.set_account(till.conn, key, int(text))
+        settings.set_account(till.conn, key, account.number)
         till.journal.append("settings_change", who, {
-            "setting": f"account:{key}", "from": old, "to": int(text)})
+            "setting": f"account:{key}", "from": old, "to": account.number})
 
 
 def clear_account(till: Till, key: str, who: str = "system") -> bool:
@@ -115,9 +118,11 @@ def clear_account(till: Till, key: str, who: str = "system") -> bool:
 
 def add_cashier(till: Till, cashier_id: str, name: str, role: str, pin: str,
                 who: str = "system") -> Cashier:
+    from ..requests.settings import cashier_setting
     try:
         if cashier_id == "system":
             raise ValueError("'system' is reserved for actions from the shell")
+        cashier_setting(cashier_id, name, role, pin)  # RequestError is a ValueError
         c = Cashier(check_cashier_id(cashier_id), name.strip() or cashier_id, Role(role))
         pin_hash = hash_pin(pin)
     except ValueError as exc:
@@ -131,7 +136,8 @@ def add_cashier(till: Till, cashier_id: str, name: str, role: str, pin: str,
 
 def import_catalog(till: Till, csv_text: str, who: str = "system") -> dict:
     """All rows or none: a broken row raises CatalogError naming its line, before any write."""
-    products = parse_catalog_csv(csv_text)
+    from ..requests.files import catalog_row
+    products = parse_catalog_csv(csv_text, catalog_row)
     when = till.now().isoformat()
     with transaction(till.conn):
         result = catalog.replace_products(till.conn, products, when)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -11,12 +13,21 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..domain.journal import SYSTEM
-from ..domain.roles import Cashier, PermissionDenied, check_pin, require_manager
+from ..domain.roles import (
+    LOCK_FOR,
+    MAX_MISSES,
+    Cashier,
+    PermissionDenied,
+    PinLock,
+    check_pin,
+    require_manager,
+)
 from ..store import cash_transactions, settings
 from ..store.db import StoreError, connect, transaction
 from ..store.journal import Journal, entries
 from ..store.keys import load_signer
 
+log = logging.getLogger(__name__)
 TZ = ZoneInfo("Europe/Copenhagen")
 DEFAULT_DATA = "/var/lib/tillbox"
 
@@ -58,6 +69,21 @@ class AuthError(PermissionError):
     """Unknown cashier or wrong PIN."""
 
 
+class PinLocked(AuthError):
+    """The cashier is locked out after too many wrong PINs (the right PIN is refused too)."""
+
+    def __init__(self, cashier_id: str, until_hhmm: str):
+        self.cashier_id = cashier_id
+        self.until = until_hhmm
+        minutes = int(LOCK_FOR.total_seconds() // 60)
+        super().__init__(f"{cashier_id} is locked until {until_hhmm} after {MAX_MISSES} wrong PINs "
+                         f"(locks last {minutes} minutes)")
+
+
+def _lock_key(cashier_id: str) -> str:
+    return f"pin_lock.{cashier_id}"
+
+
 @dataclass
 class Till:
     data_dir: Path
@@ -83,17 +109,48 @@ class Till:
         self.close()
 
     def cashier(self, cashier_id: str, pin: str | None = None) -> Cashier:
-        """The cashier acting; with a PIN it is checked, and a wrong one is journalled."""
+        """The cashier acting; with a PIN it is checked, with the lockout: after MAX_MISSES wrong
+        PINs in a row the cashier is locked for LOCK_FOR, whatever the PIN. Each miss is journalled
+        (`login_failed`, with how many in a row) and so is the lock (`pin_locked`); the count lives in
+        meta under `pin_lock.<cashier>`, so the kiosk's pad, its manager approvals and the shell
+        share it. A right PIN clears it. Neither a PIN nor its hash is ever logged or journalled."""
         found = settings.cashier(self.conn, str(cashier_id))
         if found is None:
             raise AuthError(f"unknown cashier {cashier_id!r}")
         who, pin_hash = found
-        if pin is not None and not check_pin(str(pin), pin_hash):
-            from ..store.db import transaction
-            with transaction(self.conn):
-                self.journal.append("login_failed", who.id, {"reason": "wrong PIN"})
-            raise AuthError(f"wrong PIN for {who.id}")
-        return who
+        if pin is None:
+            return who
+        now = self.now()
+        state = self.pin_lock(who.id)
+        if state.locked(now):
+            assert state.locked_until is not None
+            log.info("event=pin_refused_locked cashier=%s", who.id)
+            raise PinLocked(who.id, state.locked_until.astimezone(TZ).strftime("%H:%M"))
+        if check_pin(str(pin), pin_hash):
+            if state.misses or state.locked_until is not None:
+                with transaction(self.conn):
+                    self.conn.execute("DELETE FROM meta WHERE key = ?", (_lock_key(who.id),))
+            return who
+        after = state.after_miss(now)
+        with transaction(self.conn):
+            self.journal.append("login_failed", who.id, {"reason": "wrong PIN", "in_a_row": after.misses})
+            if after.locked_until is not None:
+                self.journal.append("pin_locked", who.id, {
+                    "misses": after.misses, "until": after.locked_until.isoformat(),
+                    "minutes": int(LOCK_FOR.total_seconds() // 60)})
+            settings.set_meta(self.conn, _lock_key(who.id), json.dumps(after.to_json()))
+        log.info("event=pin_wrong cashier=%s in_a_row=%d locked=%s", who.id, after.misses,
+                 after.locked_until is not None)
+        if after.locked_until is not None:
+            raise PinLocked(who.id, after.locked_until.astimezone(TZ).strftime("%H:%M"))
+        raise AuthError(f"wrong PIN for {who.id}")
+
+    def pin_lock(self, cashier_id: str) -> PinLock:
+        raw = settings.get_meta(self.conn, _lock_key(cashier_id))
+        try:
+            return PinLock.from_json(json.loads(raw)) if raw else PinLock()
+        except ValueError:  # not JSON: as if no misses (the journal keeps them all)
+            return PinLock()
 
     def acting(self, cashier_id: str | None, pin: str | None = None) -> str:
         """Who to journal an action under: a cashier, or `system` for the installer's shell."""

@@ -34,6 +34,10 @@ class ClockBehind(ValueError):
     """The clock is behind the journal's last entry: set it right before the till writes anything."""
 
 
+class JournalStopped(RuntimeError):
+    """The journal failed a check while the till was open: nothing more goes on top of it."""
+
+
 _COLUMNS = ("nr, ts, register_id, cashier, kind, amount_in, amount_ex, payload, trans_id, "
             "signature, key_version")
 
@@ -51,6 +55,7 @@ class Journal:
         self.company_ident = company_ident
         self.clock = clock
         self.strict = False  # refuse a clock behind the journal (the CLI) instead of stepping over it
+        self.stopped: str | None = None  # why the journal failed its daily check: no more appends
 
     def _last(self) -> tuple | None:
         """(nr, ts, signature, kind) of the last entry."""
@@ -90,6 +95,8 @@ class Journal:
             raise ValueError(f"unknown journal kind {kind!r}")
         if not self.conn.in_transaction:
             raise RuntimeError("journal appends must run inside a transaction")
+        if self.stopped is not None:
+            raise JournalStopped(f"the journal failed its check ({self.stopped}): nothing more is written")
         last = self._last()
         nr, prev_sig = (last[0] + 1, last[2]) if last else (1, "0")
         now = self._stamp(last)
@@ -169,18 +176,36 @@ def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:
 
 
 def _unpinned_certificate(conn: sqlite3.Connection) -> tuple[int | None, str] | None:
-    """Each certificate in key_versions must be the one the journal pinned for that version (at
-    `till init`); a certificate put there any other way is refused, whatever key_versions says. A
-    journal begun before pinning (no fingerprint in its init entry) has nothing to hold it to."""
+    """Each certificate in key_versions must be one the journal pinned for that version: the first
+    at `till init`, each later one by a key rotation entry signed with the key it replaces. A
+    certificate put there any other way is refused, whatever key_versions says, and no entry may be
+    signed with a key before its rotation. A journal begun before pinning (no fingerprint in its
+    init entry) has nothing to hold it to."""
     row = conn.execute("SELECT nr, payload FROM journal WHERE kind = 'init' ORDER BY nr LIMIT 1").fetchone()
     pinned = json.loads(row[1]).get("certificate_sha256") if row else None
     if pinned is None:
         return None
-    pins = {1: pinned}
+    pins, since = {1: (pinned, row[0])}, {1: row[0]}
+    for nr, payload, key_version in conn.execute(
+            "SELECT nr, payload, key_version FROM journal WHERE kind = 'key_rotation' ORDER BY nr"):
+        data = json.loads(payload)
+        version = int(data.get("key_version", 0))
+        if version != key_version + 1 or version in pins:
+            return nr, (f"the key rotation at entry {nr} was not signed with the key it replaces "
+                        f"(key version {version - 1})")
+        pins[version], since[version] = (str(data.get("certificate_sha256")), nr), nr
     for version, pem in conn.execute("SELECT version, certificate FROM key_versions ORDER BY version"):
         if version not in pins:
-            return None, f"key version {version}'s certificate was never pinned in the journal"
-        if certificate_fingerprint(pem.encode()) != pins[version]:
-            return row[0], (f"the certificate of key version {version} is not the one pinned in the journal "
-                            f"at entry {row[0]}")
+            return None, (f"key version {version}'s certificate was never pinned in the journal "
+                          "(a new key needs a journalled key rotation)")
+        fingerprint, nr = pins[version]
+        if certificate_fingerprint(pem.encode()) != fingerprint:
+            return nr, (f"the certificate of key version {version} is not the one pinned in the journal "
+                        f"at entry {nr}")
+    for version, first in ((v, n) for v, n in since.items() if v > 1):
+        bad = conn.execute("SELECT MIN(nr) FROM journal WHERE key_version = ? AND nr <= ?",
+                           (version, first)).fetchone()[0]
+        if bad is not None:
+            return bad, (f"entry {bad} is signed with key version {version} before its rotation at "
+                         f"entry {first}")
     return None

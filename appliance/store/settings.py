@@ -64,3 +64,9 @@ def add_key_version(conn: sqlite3.Connection, certificate_pem: str, kind: str, w
 
 def current_key_version(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(version), 0) FROM key_versions").fetchone()[0]
+
+
+def certificate_pem(conn: sqlite3.Connection, version: int) -> str | None:
+    """The certificate a key version signs under (PEM), or None."""
+    row = conn.execute("SELECT certificate FROM key_versions WHERE version = ?", (version,)).fetchone()
+    return None if row is None else str(row[0])

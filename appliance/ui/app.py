@@ -41,6 +41,7 @@ SCREENS = ("login", "sale", "payment", "returns", "cash", "endofday", "reports",
 MESSAGE_SECONDS = 6.0
 RELEASE_AFTER_S = 1.0     # a screen change's first frames are drawn by then
 RELEASE_EVERY_S = 60.0
+DAILY_VERIFY_TICK_S = 60.0  # how often the kiosk looks whether the daily full verify is due or done
 FIRST_FRAME_ENV = "TILLBOX_FIRST_FRAME_PNG"  # the image test: where the first frame goes
 
 
@@ -122,8 +123,38 @@ class TillApp(App):
         self._ticks = [Clock.schedule_interval(self._drain_events, 0.25),
                        Clock.schedule_interval(self._refresh_status, 1.0),
                        Clock.schedule_interval(lambda _dt: release_free_memory(), RELEASE_EVERY_S)]
+        from ..services import daily_verify
+        self.daily = daily_verify.DailyVerify(self.data_dir, self.backend.till.now,
+                                              self.backend.run(daily_verify.last_ok))
+        self._ticks.append(Clock.schedule_interval(self.daily_verify_tick, DAILY_VERIFY_TICK_S))
         self._restore()
         sd_notify("STATUS=till open")
+
+    def daily_verify_tick(self, _dt: float = 0.0) -> None:
+        """Start the day's full journal verify when it is due; act on it when it has ended."""
+        from ..services import daily_verify
+        report = self.daily.poll()
+        if report is not None and report.ok:
+            when = self.daily.last_ok
+            self.backend.run(lambda t: daily_verify.record_ok(t, when))
+        elif report is not None:
+            self.stop_selling(report.problem or "", report.first_bad)
+        elif self.daily.due():
+            self.daily.start()
+
+    def stop_selling(self, problem: str, first_bad: int | None) -> None:
+        """The journal failed while the till was open: nothing more is journalled (the journal itself
+        refuses), and the stop screen replaces whatever the cashier had."""
+        from .journalstop import show_stop
+
+        def stop(t: Any) -> None:
+            t.journal.stopped = problem
+        self.backend.run(stop)
+        for tick in self._ticks:
+            tick.cancel()
+        log.error("event=journal_stop first_bad=%s problem=%s", first_bad, problem)
+        sd_notify("STATUS=the journal does not verify; sales stopped")
+        self.stopped = show_stop(self.manager, problem, first_bad)
 
     def _first_frame(self, _dt: float) -> None:
         self.first_frame_s = time.perf_counter() - self.started_at
@@ -290,6 +321,8 @@ class TillApp(App):
                 tick.cancel()
         if self.gate is not None:
             self.gate.cancel()
+        if getattr(self, "daily", None) is not None:
+            self.daily.stop()
         if self.opened:
             self.backend.stop()
 

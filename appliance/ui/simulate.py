@@ -25,15 +25,21 @@ def ensure_demo_shop(data: Path) -> Path:
 
 def copy_demo_shop(src: Path, dst: Path) -> Path:
     """A copy of a demo shop whose simulated devices (printer, drawer, scanner, labels, terminal) and
-    MobilePay simulator live in the copy: the original's sim folder is neither copied nor shared."""
+    MobilePay simulator live in the copy: the original's sim folder is neither copied nor shared, nor
+    is a kiosk session the original was in the middle of (its cashier and basket)."""
     import shutil
 
     from ..services.devices import set_device, sim_specs
     from ..services.mobilepay_setup import set_mobilepay, sim_spec
     from ..services.till import open_till
+    from ..store.db import transaction
+    from ..store.settings import set_meta
+    from .session import SESSION_KEY
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.fifo", "run", "sim"))
     with open_till(dst) as till:
         for role, spec in sim_specs(dst / "sim").items():
             set_device(till, role, spec, "system")
         set_mobilepay(till, sim_spec(till), "system")
+        with transaction(till.conn):
+            set_meta(till.conn, SESSION_KEY, "")
     return dst

@@ -50,6 +50,7 @@ COFFEE,,Kaffe,49.95,25,Kolonial
 ACCOUNTS = {"revenue:default": 1000, "revenue:Aviser": 1010, "cash": 55040, "bank": 55000,
             "differences": 7380, "rounding": 7390, "payment:card": 55100, "payment:mobilepay": 55110,
             "payment:manual_card": 55100, "payment:gift_voucher": 2900}
+ANNA_PIN = "1234"  # `till sell` from the shell needs the cashier's PIN (in the request)
 DAY_SALES = [
     {"cashier": "anna", "lines": [{"sku": "MILK", "qty": 2}, {"sku": "PAPER"}],
      "payments": [{"type": "card", "amount": "55.90", "brand": "Dankort"}]},
@@ -189,7 +190,7 @@ def set_up_shop() -> dict[str, Any]:
         till("accounts", "set", key, str(number))
     _code, cashiers = till("cashier", "list")
     if not any(c.get("id") == "anna" for c in cashiers or []):
-        till("cashier", "add", "anna", "--name", "Anna", "--pin", "1234")
+        till("cashier", "add", "anna", "--name", "Anna", "--pin", ANNA_PIN)
     return {"initialised_by_first_boot": initialised_by_first_boot}
 
 
@@ -202,7 +203,7 @@ def close_a_day(cfg: dict[str, str]) -> dict[str, Any]:
     till("dinero", "auto", "on")
     receipts = []
     for sale in DAY_SALES:
-        _code, receipt = till("sell", "--json-in", "-", stdin=json.dumps(sale))
+        _code, receipt = till("sell", "--json-in", "-", stdin=json.dumps({**sale, "pin": ANNA_PIN}))
         receipts.append(receipt.get("receipt_number"))
     _code, report = till("close-day", "--counted-cash", DAY_CASH)
     z_number = report["z_number"]
@@ -325,7 +326,7 @@ def update_from_stick() -> dict[str, Any]:
         proc = subprocess.Popen(["/usr/local/sbin/tillbox-update", str(image)], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         time.sleep(5)
-        _code, during = till("sell", "--json-in", "-", stdin=json.dumps(AB_SALE))
+        _code, during = till("sell", "--json-in", "-", stdin=json.dumps({**AB_SALE, "pin": ANNA_PIN}))
         output = proc.communicate()[0]
         return {"returncode": proc.returncode, "output": output.strip()[-600:], "image": image.name,
                 "seconds": round(time.monotonic() - started, 1),
@@ -351,7 +352,7 @@ def phase_ab(step: str) -> None:
     if step == "ab-update":
         result["shop"] = set_up_shop()
         for _ in range(3):
-            till("sell", "--json-in", "-", stdin=json.dumps(AB_SALE))
+            till("sell", "--json-in", "-", stdin=json.dumps({**AB_SALE, "pin": ANNA_PIN}))
     else:
         result["boot_ok"] = wait_boot_ok()
         code, verified = till("journal", "verify", check=False)

@@ -311,6 +311,8 @@ class FakeDevice:
         raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
     def close(self) -> None:
+        if self.closed:  # a second close must not close whatever file now has these numbers
+            return
         self.closed = True
         os.close(self._r)
         if not self.unplugged:

@@ -52,7 +52,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -742,8 +742,41 @@ def _upload_file(c: _Ctx) -> Reply:
     if not (mime == "application/pdf" or mime.startswith("image/")):
         return _dinero_error(400, 44, f"Invalid format: {mime} is neither an image nor a PDF")
     guid = "web" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(29))
-    c.o.files[guid] = {"name": part.get_filename(), "content_type": mime, "data": data}
+    c.o.files[guid] = {"name": part.get_filename(), "content_type": mime, "data": data,
+                       "uploaded": datetime.fromtimestamp(c.fake.clock(), UTC).isoformat()}
     return c.ok({"FileGuid": guid})
+
+
+@_endpoint("GET", "/v1/{organizationId}/files")
+def _list_files(c: _Ctx) -> Reply:
+    """The file archive (FilteredFileReadModel), filtered and paged as the spec's parameters say."""
+    extensions = {e.strip().lower() for v in c.query.get("extensions", []) for e in v.split(",") if e.strip()}
+    status = (c.query.get("fileStatus") or ["All"])[-1]
+    page = int((c.query.get("page") or ["0"])[-1])
+    size = int((c.query.get("pageSize") or ["1000"])[-1])
+    if page < 0 or not 1 <= size <= 1000:
+        return _dinero_error(400, 42, "Validation Error", {"page": "page >= 0 and 1 <= pageSize <= 1000"})
+    used = {item.get("FileGuid"): item for item in c.o.items.values() if item.get("FileGuid")}
+    records = []
+    for guid, f in c.o.files.items():
+        ext = (f["name"] or "").rsplit(".", 1)[-1].lower()
+        if extensions and ext not in extensions:
+            continue
+        if status != "All" and (status == "Used") != (guid in used):
+            continue
+        records.append({"FileGuid": guid, "Name": f["name"], "Extension": ext, "Size": len(f["data"]),
+                        "UploadedAt": f["uploaded"], "Note": None, "NumberOfPages": None,
+                        "Linked": None, "UploadedBy": "API"})
+    return c.ok(records[page * size:(page + 1) * size], each=False)
+
+
+@_endpoint("GET", "/v1/{organizationId}/files/{fileGuid}")
+def _download_file(c: _Ctx) -> Reply:
+    guid = c.path.rsplit("/", 1)[-1]
+    f = c.o.files.get(guid)
+    if f is None:
+        return _dinero_error(404, 40, f"No file with FileGuid {guid}")
+    return Reply(200, f["data"], f["content_type"])
 
 
 def _check_item(c: _Ctx, item: dict[str, Any], key: str) -> dict[str, str]:

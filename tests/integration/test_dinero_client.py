@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from appliance.dinero.client import DineroClient
-from appliance.dinero.errors import Duplicate, NoPro, RateLimited, Rejected, Transient
+from appliance.dinero.errors import DineroError, Duplicate, NoPro, RateLimited, Rejected, Transient
 from appliance.dinero.personal import PersonalLogin, connect_personal
 from appliance.dinero.tokens import LoginNeeded, TokenStore
 from tests.fakes.dinero import FakeDinero, account
@@ -137,8 +137,27 @@ def test_create_deposit_account(fake: FakeDinero, client: DineroClient) -> None:
 def test_upload_file(fake: FakeDinero, client: DineroClient) -> None:
     pdf = b"%PDF-1.7\r\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
     guid = client.upload_file(SHOP, "z-00142.pdf", pdf)
-    assert fake.files(SHOP) == [{"FileGuid": guid, "name": "z-00142.pdf", "content_type": "application/pdf",
-                                 "data": pdf}]
+    [stored] = fake.files(SHOP)
+    assert stored.pop("uploaded").startswith("20")
+    assert stored == {"FileGuid": guid, "name": "z-00142.pdf", "content_type": "application/pdf", "data": pdf}
+
+
+def test_files_are_listed_page_by_page_and_read_back_byte_for_byte(fake: FakeDinero, client: DineroClient) -> None:
+    """What `journal verify --against-dinero` reads: the archive's PDFs, all pages, and their bytes."""
+    sent = {f"z-{n:05d}.pdf": b"%PDF-1.7\n" + bytes([n]) * (100 + n) for n in range(1, 6)}
+    guids = {name: client.upload_file(SHOP, name, data) for name, data in sent.items()}
+    client.upload_file(SHOP, "logo.png", b"\x89PNG....", "image/png")
+    before = fake.count("GET", "/files")
+    listed = client.list_files(SHOP, "pdf", page_size=2)
+    assert fake.count("GET", "/files") - before == 3  # 2 + 2 + 1: the short page ends it
+    assert sorted(f["Name"] for f in listed) == sorted(sent)
+    assert {f["FileGuid"] for f in listed} == set(guids.values())
+    assert all(f["Size"] == len(sent[f["Name"]]) for f in listed)
+    for name, guid in guids.items():
+        assert client.download_file(SHOP, guid) == sent[name]
+    with pytest.raises(DineroError):
+        client.download_file(SHOP, "web-no-such-file")
+    assert fake.spec_violations == []
 
 
 def test_file_over_6_mb_is_rejected(fake: FakeDinero, client: DineroClient) -> None:

@@ -146,6 +146,9 @@ class Refusing:
     def reconcile(self) -> ReconciliationResult:
         return ReconciliationResult(ok=False, reconciliation_id=None, totals={}, error_condition="Busy")
 
+    def previous_reconciliation(self, reconciliation_id: str | int) -> ReconciliationResult:
+        raise AssertionError("a refusal is not an answer lost: nothing is read again")
+
 
 def test_a_refused_reconciliation_journals_nothing(till) -> None:
     before = journal_count(till)

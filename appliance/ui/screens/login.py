@@ -1,4 +1,6 @@
-"""Cashier login: pick your name, type your PIN. A wrong PIN is journalled by the core and says so."""
+"""Cashier login: pick your name, type your PIN. A wrong PIN is journalled by the core and says so;
+after 5 in a row the cashier is locked out for 5 minutes (`Till.cashier`, the same count as
+`till sell` from the shell), and the screen says until when."""
 
 from __future__ import annotations
 
@@ -65,8 +67,8 @@ class LoginScreen(Screen):
         if not self.chosen:
             app.notify(_("Vælg dit navn først."), error=True)
             return
-        pin = self.ids.pad.text
-        app.backend.call(lambda t: t.cashier(self.chosen, pin), done=lambda c: self._in(c, then),
+        pin, chosen = self.ids.pad.text, self.chosen
+        app.backend.call(lambda t: t.cashier(chosen, pin), done=lambda c: self._in(c, then),
                          failed=self._refused)
 
     def _in(self, cashier: Any, then: str = "sale") -> None:
@@ -81,8 +83,13 @@ class LoginScreen(Screen):
         app.save_session()
 
     def _refused(self, exc: BaseException) -> None:
+        from ...services.till import PinLocked
         app = App.get_running_app()
         self.ids.pad.text = ""
+        if isinstance(exc, PinLocked):  # the PIN was not even tried: say so, and until when
+            app.notify(_("For mange forkerte PIN-koder: {cashier} er spærret til kl. {until}.").format(
+                cashier=exc.cashier_id, until=exc.until), error=True)
+            return
         app.notify(_("Forkert PIN. Prøv igen."), error=True)
 
 

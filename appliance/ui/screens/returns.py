@@ -49,6 +49,7 @@ class ReturnsScreen(Screen):
     result_text = StringProperty("")
     can_refund = BooleanProperty(False)
     busy = BooleanProperty(False)
+    rest_text = StringProperty("")         # a card refund was declined: what the customer is still owed
 
     def __init__(self, **kw: Any):
         super().__init__(**kw)
@@ -60,7 +61,25 @@ class ReturnsScreen(Screen):
         self.reset()
 
     def on_pre_enter(self, *_args: Any) -> None:
-        App.get_running_app().clear_message()
+        from ...services.payments import unfinished_returns
+        app = App.get_running_app()
+        app.clear_message()
+        app.backend.call(unfinished_returns, done=self._unfinished)
+
+    def _unfinished(self, found: list[dict]) -> None:
+        """Money that went back to a card for a return that was never written (a declined second card
+        the cashier left, a crash): said until the cashier returns that receipt again."""
+        if not found:
+            return
+        first = found[0]
+        if first["given"]:
+            text = _("Bon nr. {n}: {amount} er givet tilbage til kunden, men returneringen er ikke skrevet. "
+                     "Hent bonnen og returnér igen: det, der er givet tilbage, gives ikke to gange.").format(
+                n=first["receipt"], amount=format_dkk(first["given"]))
+        else:
+            text = _("Bon nr. {n}: en tilbagebetaling til kortet er uafklaret. Hent bonnen og prøv igen "
+                     "om lidt.").format(n=first["receipt"])
+        App.get_running_app().notify(text, error=True)
 
     def on_leave(self, *_args: Any) -> None:
         self.reset()
@@ -69,6 +88,7 @@ class ReturnsScreen(Screen):
         self.original, self.earlier, self.chosen = None, [], {}
         self.receipt_number = 0
         self.result_text = ""
+        self.rest_text = ""
         if "pad" in self.ids:
             self.ids.pad.text = ""
         self.refresh()
@@ -129,6 +149,7 @@ class ReturnsScreen(Screen):
     def change(self, line_no: int, delta: int) -> None:
         if self.original is None or self.busy:
             return
+        self.rest_text = ""  # another choice: the refund is tried afresh
         qty = min(max(self.chosen.get(line_no, 0) + delta, 0), self.left(line_no))
         if qty:
             self.chosen[line_no] = qty
@@ -212,7 +233,9 @@ class ReturnsScreen(Screen):
 
     # --- refunding ---------------------------------------------------------------------------------
 
-    def refund(self) -> None:
+    def refund(self, rest_tender: str | None = None) -> None:
+        """Refund the chosen lines; `rest_tender` ("cash") after a declined card refund: what went back
+        stays, the rest is paid out in that tender and the return written with both."""
         from ...services.checkout import complete_return
         app = App.get_running_app()
         if self.busy:
@@ -231,12 +254,18 @@ class ReturnsScreen(Screen):
         backend = app.backend
         devices, queue = backend.devices, backend.print_queue
         self.busy = True
-        backend.call(lambda t: complete_return(t, devices, queue, number, request, background=True),
+        backend.call(lambda t: complete_return(t, devices, queue, number, request, background=True,
+                                               rest_tender=rest_tender),
                      done=self._refunded, failed=self._failed)
+
+    def refund_rest_cash(self) -> None:
+        if self.rest_text and not self.busy:
+            self.refund("cash")
 
     def _refunded(self, back: dict) -> None:
         app = App.get_running_app()
         self.busy = False
+        self.rest_text = ""
         total = -parse_kroner(back["total"])
         self.result_text = _("Returbon nr. {n}: {amount} retur.  {tenders}").format(
             n=back["receipt_number"], amount=format_dkk(total), tenders=tenders_text(back["payments"]))
@@ -251,7 +280,19 @@ class ReturnsScreen(Screen):
         self.start(self.receipt_number, quiet=True)  # reload: the returned quantities now count
 
     def _failed(self, exc: BaseException) -> None:
+        from ...services.payments import RefundIncomplete
         self.busy = False
+        if isinstance(exc, RefundIncomplete):  # what went back stays; the cashier chooses for the rest
+            if exc.given:
+                text = _("{given} er givet tilbage, men tilbagebetalingen af resten blev afvist. Kunden har "
+                         "{rest} til gode: tryk \"Resten kontant\".").format(
+                    given=format_dkk(exc.given), rest=format_dkk(exc.rest))
+            else:
+                text = _("Tilbagebetalingen blev afvist, og returneringen er ikke lavet. Kunden kan få "
+                         "{rest} kontant: tryk \"Resten kontant\".").format(rest=format_dkk(exc.rest))
+            self.rest_text = text
+            App.get_running_app().notify(text, error=True)
+            return
         App.get_running_app().notify(
             _("Returneringen kunne ikke gennemføres: {error}").format(error=exc), error=True)
 
