@@ -220,8 +220,8 @@ def cmd_reports(args: argparse.Namespace, till: Till) -> Any:
 
 def cmd_journal(args: argparse.Namespace, till: Till) -> Any:
     result = verify(till.conn, settings.get_meta(till.conn, "cvr") or "")
-    out = {"ok": result.ok, "entries": result.entries, "transactions": result.transactions,
-           "first_bad": result.first_bad, "problem": result.problem}
+    out: dict[str, Any] = {"ok": result.ok, "entries": result.entries, "transactions": result.transactions,
+                           "first_bad": result.first_bad, "problem": result.problem}
     if not result.ok:
         raise JournalBroken(out)
     if args.against_dinero:  # then the anchors outside the box, which see what the chain cannot

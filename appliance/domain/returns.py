@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .basket import check_qty
 from .money import div_round_half_up
 from .tenders import Payment, PaymentType
@@ -51,7 +53,7 @@ def return_lines(original: dict, earlier_returns: list[dict], wanted: list[dict]
             raise ReturnError('a return line names "line_no" or "sku"')
         qty = check_qty(item.get("qty", 1))
         asked[no] = asked.get(no, 0) + qty
-    lines = []
+    lines: list[dict[str, Any]] = []
     for no, qty in sorted(asked.items()):
         orig = by_no[no]
         sold_qty = orig["qty"]

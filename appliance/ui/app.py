@@ -85,7 +85,7 @@ class TillApp(App):
         Clock.schedule_once(self._first_frame, 0)
         self._ping = None  # the watchdog's pings start with READY (start-up is TimeoutStartSec's)
         state = self.clock_gate() if self.clock_gate is not None else None
-        if state is not None and not state.trusted:
+        if state is not None and self.clock_gate is not None and not state.trusted:
             from .clockwait import ClockGate
             log.warning("event=clock_untrusted source=%s detail=%s", state.source, state.detail)
             sd_notify("STATUS=waiting for a trustworthy clock (NTP or RTC); sales wait")
@@ -135,7 +135,7 @@ class TillApp(App):
         from ..services import daily_verify
         report = self.daily.poll()
         if report is not None and report.ok:
-            when = self.daily.last_ok
+            when = self.daily.last_ok or self.backend.till.now()  # poll() set it with an OK report
             self.backend.run(lambda t: daily_verify.record_ok(t, when))
         elif report is not None:
             self.stop_selling(report.problem or "", report.first_bad)
