@@ -21,6 +21,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check appliance drivers relay tests bench image
+	$(BIN)/python -m mypy appliance drivers relay
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -17,6 +17,8 @@ from .dinero.errors import DineroError
 from .dinero.tokens import LoginNeeded, TokenStore, redact
 from .services import uploader
 from .services.till import Till
+from .services.wake import wake_uploader
+from .store.transfers import AUTO_TRANSFER_KEY
 
 DEFAULT_API = "https://api.dinero.dk"
 DEFAULT_AUTH = "https://authz.dinero.dk/dineroapi/oauth/token"
@@ -43,9 +45,9 @@ def cmd_dinero(args: argparse.Namespace, till: Till) -> Any:
         from .store.db import transaction
         from .store.settings import set_meta
         with transaction(till.conn):
-            set_meta(till.conn, uploader.AUTO_TRANSFER_KEY, "1" if args.value == "on" else "0")
+            set_meta(till.conn, AUTO_TRANSFER_KEY, "1" if args.value == "on" else "0")
             till.journal.append("settings_change", "system",
-                                {"key": uploader.AUTO_TRANSFER_KEY, "value": args.value})
+                                {"key": AUTO_TRANSFER_KEY, "value": args.value})
         return {"auto_transfer": args.value == "on"}
     return accounts_check(till, args.create_missing)
 
@@ -124,7 +126,7 @@ def cmd_uploader(args: argparse.Namespace, till: Till) -> Any:
 
     def stop(_signum: int, _frame: object) -> None:
         stopping["now"] = True
-        uploader.wake_uploader(till.data_dir)
+        wake_uploader(till.data_dir)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -7,8 +7,9 @@ setting, so the rules prefer missing an exotic device to calling an office keybo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from .drawer.gpio import list_gpio_chips
 
@@ -174,7 +175,20 @@ def classify(props: Mapping[str, str]) -> FoundDevice | None:
     return None
 
 
-def _udev_properties(context: object | None) -> Iterator[dict[str, str]]:
+class UdevDevice(Protocol):
+    """What detect reads of a pyudev.Device."""
+
+    @property
+    def properties(self) -> Mapping[str, str]: ...
+
+
+class UdevContext(Protocol):
+    """What detect asks of a pyudev.Context (a fake one in tests)."""
+
+    def list_devices(self, **query: str) -> Iterable[UdevDevice]: ...
+
+
+def _udev_properties(context: UdevContext | None) -> Iterator[dict[str, str]]:
     if context is None:
         import pyudev
 
@@ -182,13 +196,13 @@ def _udev_properties(context: object | None) -> Iterator[dict[str, str]]:
     queries: tuple[dict[str, str], ...] = (
         {"subsystem": "usb", "DEVTYPE": "usb_device"}, {"subsystem": "input"}, {"subsystem": "tty"})
     for query in queries:
-        for device in context.list_devices(**query):  # type: ignore[attr-defined]
+        for device in context.list_devices(**query):
             props = dict(device.properties)
             props.setdefault("SUBSYSTEM", query["subsystem"])
             yield props
 
 
-def detect(context: object | None = None, chips_dir: str = "/dev") -> list[FoundDevice]:
+def detect(context: UdevContext | None = None, chips_dir: str = "/dev") -> list[FoundDevice]:
     """Everything found; where udev or GPIO cannot be read (a container, another OS) the rest still is."""
     found: list[FoundDevice] = []
     try:

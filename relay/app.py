@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from relay import pages
+import relay.pages as pages
 from relay.config import RelayConfig
 from relay.pairings import (
     COMPLETE,
@@ -67,11 +67,12 @@ def s256(verifier: str) -> str:
 class Relay:
     """The routes, independent of the HTTP plumbing; `clock` is injectable so tests can expire codes."""
 
-    def __init__(self, config: RelayConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: RelayConfig, clock: Callable[[], float] = time.monotonic,
+                 upstream: Upstream | None = None) -> None:
         self.config, self.clock = config, clock
         self.pairings = Pairings(config.code_lifetime, config.interval, config.max_pending)
         self.limiter = WrongCodeLimiter(config.wrong_code_limit, config.wrong_code_window)
-        self.upstream = Upstream(config)
+        self.upstream = upstream or Upstream(config)  # inject one on httpx.MockTransport in tests
 
     # --- the till -------------------------------------------------------------------------
 
@@ -355,7 +356,7 @@ class RelayServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"  # AF_INET: host is a str (bytes only for AF_UNIX)
 
     @property
     def pairings(self) -> Pairings:

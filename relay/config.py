@@ -88,7 +88,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     if "client_secret" in raw:
         raise ConfigError("put the client secret in client_secret_file or TILLBOX_RELAY_CLIENT_SECRET, "
                           "not in the TOML")
-    known = {f.name: f for f in fields(RelayConfig)} | {"client_secret_file": None}
+    field_types = {f.name: f.type for f in fields(RelayConfig)}
+    known = [*field_types, "client_secret_file"]
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(unknown)}")
@@ -106,7 +107,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     missing = [name for name in required if name not in raw]
     if missing:
         raise ConfigError(f"missing settings: {', '.join(missing)}")
-    return RelayConfig(**{name: _coerce(known[name].type, name, value) for name, value in raw.items()})
+    return RelayConfig(**{name: _coerce(field_types[name], name, value) for name, value in raw.items()})
 
 
 def _coerce(kind: Any, name: str, value: Any) -> Any:

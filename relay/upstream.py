@@ -19,9 +19,11 @@ class InvalidGrant(Exception):
 
 
 class Upstream:
-    def __init__(self, config: RelayConfig) -> None:
+    """`transport` replaces the network (httpx.MockTransport in tests; None: the real one)."""
+
+    def __init__(self, config: RelayConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
-        self.http = httpx.Client(timeout=config.http_timeout, follow_redirects=False)
+        self.http = httpx.Client(timeout=config.http_timeout, follow_redirects=False, transport=transport)
 
     def close(self) -> None:
         self.http.close()

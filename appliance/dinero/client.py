@@ -25,13 +25,16 @@ DEPOSIT_FIELDS = "AccountNumber,Name,IsHidden"
 
 
 class DineroClient:
-    """One httpx.Client against `api_base` (https://api.dinero.dk), bearer tokens from `tokens`."""
+    """One httpx.Client against `api_base` (https://api.dinero.dk), bearer tokens from `tokens`.
+    `transport` replaces the network (httpx.MockTransport in unit tests); None is the real one."""
 
-    def __init__(self, api_base: str, tokens: TokenSource, *, timeout: float = 15.0):
+    def __init__(self, api_base: str, tokens: TokenSource, *, timeout: float = 15.0,
+                 transport: httpx.BaseTransport | None = None):
         self.api_base = api_base.rstrip("/")
         self.tokens = tokens
         self.requests_made = 0
-        self._http = httpx.Client(timeout=timeout, headers={"Accept": "application/json"})
+        self._http = httpx.Client(timeout=timeout, headers={"Accept": "application/json"},
+                                  transport=transport)
 
     # life cycle ------------------------------------------------------------------------------------
 

@@ -35,13 +35,13 @@ class Grant:
 
 
 def password_grant(auth_url: str, client_id: str, client_secret: str, api_key: str, *,
-                   timeout: float = 15.0) -> Grant:
+                   timeout: float = 15.0, transport: httpx.BaseTransport | None = None) -> Grant:
     """One password grant (Basic client_id:secret; username = password = the API key).
     Raises LoginNeeded for refused credentials, NoPro, RateLimited or Transient."""
     form = {"grant_type": "password", "scope": "read write", "username": api_key, "password": api_key}
     started = time.monotonic()
     try:
-        with httpx.Client(timeout=timeout) as http:
+        with httpx.Client(timeout=timeout, transport=transport) as http:
             response = http.post(auth_url, auth=(client_id, client_secret), data=form,
                                  headers={"Accept": "application/json"})
     except httpx.TimeoutException as exc:
@@ -82,10 +82,11 @@ class PersonalLogin:
     """TokenSource for a stored personal login: caches the access token (and its expiry) in the store."""
 
     def __init__(self, store: TokenStore, auth_url: str, *, timeout: float = 15.0,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, transport: httpx.BaseTransport | None = None):
         self.store = store
         self.auth_url = auth_url
         self.timeout = timeout
+        self.transport = transport
         self.clock = clock
         self._lock = threading.Lock()
 
@@ -102,7 +103,7 @@ class PersonalLogin:
             if token and fresh:
                 return str(token)
             grant = password_grant(self.auth_url, record["client_id"], record["client_secret"],
-                                   record["api_key"], timeout=self.timeout)
+                                   record["api_key"], timeout=self.timeout, transport=self.transport)
             self.store.update(access_token=grant.access_token,
                               access_token_expires_at=self.clock() + grant.expires_in)
             log.info("event=dinero_token_renewed kind=personal expires_in=%d", grant.expires_in)
@@ -133,21 +134,24 @@ class _OneToken:
 
 def connect_personal(store: TokenStore, auth_url: str, api_base: str, client_id: str, client_secret: str,
                      api_key: str, org_id: int | str | None = None, *, timeout: float = 15.0,
-                     clock: Callable[[], float] = time.time) -> dict[str, Any]:
+                     clock: Callable[[], float] = time.time,
+                     transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """Check the credentials (a grant, then the organization list) and save the login.
 
     Returns {"connected", "org_id", "org_name", "organizations"}. With org_id None and several
     organizations nothing is saved and connected is False: ask the installer, then call again with the
     chosen org_id. Raises LoginNeeded (bad credentials), NoPro, Rejected (org not reachable), Transient."""
-    grant = password_grant(auth_url, client_id, client_secret, api_key, timeout=timeout)
+    grant = password_grant(auth_url, client_id, client_secret, api_key, timeout=timeout, transport=transport)
     obtained = clock()
-    with DineroClient(api_base, _OneToken(grant.access_token), timeout=timeout) as client:
+    with DineroClient(api_base, _OneToken(grant.access_token), timeout=timeout,
+                      transport=transport) as client:
         orgs = client.organizations()
     listed = [{"Id": o.get("Id"), "Name": o.get("Name"), "IsPro": bool(o.get("IsPro"))} for o in orgs]
     if not orgs:
         raise Rejected("this Dinero login gives access to no organization")
     if org_id is None and len(orgs) > 1:
         return {"connected": False, "org_id": None, "org_name": None, "organizations": listed}
+    chosen: dict[str, Any] | None
     if org_id is None:
         chosen = orgs[0]
     else:

@@ -78,11 +78,14 @@ def _check_url(url: str) -> str:
     raise PairingError(f"the relay URL must start with https:// ({url})")
 
 
-def start_pairing(relay_url: str, *, timeout: float = 15.0) -> Pairing:
-    """Ask the relay for a device code and the code the installer types (or scans) on a phone."""
+def start_pairing(relay_url: str, *, timeout: float = 15.0,
+                  transport: httpx.BaseTransport | None = None) -> Pairing:
+    """Ask the relay for a device code and the code the installer types (or scans) on a phone.
+    `transport` replaces the network (httpx.MockTransport in tests; None: the real one)."""
     relay_url = _check_url(relay_url)
     try:
-        resp = httpx.post(f"{relay_url}/device/code", data={"client_id": "tillbox"}, timeout=timeout)
+        with httpx.Client(timeout=timeout, transport=transport) as http:
+            resp = http.post(f"{relay_url}/device/code", data={"client_id": "tillbox"})
     except httpx.HTTPError as exc:
         raise RelayUnavailable(f"cannot reach the pairing relay ({type(exc).__name__})") from None
     if resp.status_code != 200:
@@ -102,7 +105,7 @@ def start_pairing(relay_url: str, *, timeout: float = 15.0) -> Pairing:
 def poll(pairing: Pairing, store: TokenStore, *, api_base: str | None = None,
          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
          wall_clock: Callable[[], float] = time.time, on_wait: Callable[[str, float], None] | None = None,
-         timeout: float = 15.0) -> dict[str, Any]:
+         timeout: float = 15.0, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """Wait until the installer has logged in and chosen an organization; save the login.
 
     Polls every `interval` seconds (slower when the relay says slow_down). `on_wait(status,
@@ -112,7 +115,7 @@ def poll(pairing: Pairing, store: TokenStore, *, api_base: str | None = None,
     deadline = clock() + pairing.expires_in
     status = "authorization_pending"
     form = {"grant_type": DEVICE_GRANT, "device_code": pairing._device_code}
-    with httpx.Client(timeout=timeout) as http:
+    with httpx.Client(timeout=timeout, transport=transport) as http:
         while True:
             left = deadline - clock()
             if left <= 0:
@@ -181,8 +184,9 @@ class RelayLogin:
     than a minute left, else a refresh through the relay's /token."""
 
     def __init__(self, store: TokenStore, *, clock: Callable[[], float] = time.time,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, transport: httpx.BaseTransport | None = None) -> None:
         self.store, self.clock, self.timeout = store, clock, timeout
+        self.transport = transport
         self._stale = False
         self._lock = threading.Lock()
 
@@ -208,7 +212,8 @@ class RelayLogin:
         url = f"{_check_url(str(record['relay_url']))}/token"
         try:
             form = {"grant_type": "refresh_token", "refresh_token": record["refresh_token"]}
-            resp = httpx.post(url, data=form, timeout=self.timeout)
+            with httpx.Client(timeout=self.timeout, transport=self.transport) as http:
+                resp = http.post(url, data=form)
             body = resp.json()
         except httpx.HTTPError as exc:
             log.warning("event=dinero_refresh result=unreachable error=%s", type(exc).__name__)

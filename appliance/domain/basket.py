@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .catalog import Product
 from .money import MoneyError, div_round_half_up, parse_kroner, percent_of
@@ -25,7 +26,7 @@ class Discount:
     amount: int | None = None
 
     @staticmethod
-    def parse(spec: dict) -> Discount:
+    def parse(spec: object) -> Discount:
         if not isinstance(spec, dict) or len(spec) != 1:
             raise BasketError('discount must be {"percent": P} or {"amount": "A"}')
         if "percent" in spec:
@@ -33,7 +34,8 @@ class Discount:
                 pct = Decimal(str(spec["percent"]))
             except InvalidOperation as exc:
                 raise BasketError(f"discount percent is not a number: {spec['percent']!r}") from exc
-            if not (0 < pct <= 100) or pct.as_tuple().exponent < -2:
+            exponent = pct.as_tuple().exponent  # a letter for NaN and Infinity, which do not compare
+            if not isinstance(exponent, int) or not (0 < pct <= 100) or exponent < -2:
                 raise BasketError("discount percent must be above 0, at most 100, two decimals")
             return Discount(percent=pct)
         if "amount" in spec:
@@ -52,7 +54,7 @@ class Discount:
             raise BasketError("a discount cannot exceed what it is given on")
         return off
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str | int | None]:
         return {"percent": str(self.percent)} if self.percent is not None else {
             "amount": self.amount}
 
@@ -138,7 +140,7 @@ class Basket:
         self.lines.append(line)
         return line
 
-    def _replace(self, line_no: int, **changes) -> Line:
+    def _replace(self, line_no: int, **changes: Any) -> Line:
         for i, ln in enumerate(self.lines):
             if ln.line_no == line_no:
                 if ln.voided:
@@ -198,8 +200,8 @@ class Basket:
     def total(self) -> int:
         return sum(p.total for p in self.priced())
 
-    def to_dict(self) -> dict:
-        def line_dict(ln: Line) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        def line_dict(ln: Line) -> dict[str, Any]:
             d = asdict(ln)
             d["discount"] = ln.discount.to_dict() if ln.discount else None
             return d
@@ -209,8 +211,8 @@ class Basket:
         }
 
     @staticmethod
-    def from_dict(data: dict) -> Basket:
-        def disc(d: dict | None) -> Discount | None:
+    def from_dict(data: dict[str, Any]) -> Basket:
+        def disc(d: dict[str, Any] | None) -> Discount | None:
             if not d:
                 return None
             if "percent" in d:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .money import format_kroner
 
@@ -78,8 +79,9 @@ class Entry:
     def trans_type(self) -> str:
         return KINDS[self.kind]
 
-    def data(self) -> dict:
-        return json.loads(self.payload)
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.payload)  # every payload is a JSON object
+        return data
 
 
 def content_id(e: Entry) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .reports import Report
 from .tenders import NON_CASH
@@ -35,7 +36,7 @@ class AccountMap:
         return self.numbers.get(key)
 
 
-def posting_plan(report: Report, accounts: AccountMap) -> tuple[list[dict], list[str]]:
+def posting_plan(report: Report, accounts: AccountMap) -> tuple[list[dict[str, Any]], list[str]]:
     """(lines, missing account keys). Zero lines are left out."""
     ctx = report.ctx
     head = f"Z {ctx.number} {ctx.business_date} kasse {ctx.register_id}"
@@ -49,7 +50,7 @@ def posting_plan(report: Report, accounts: AccountMap) -> tuple[list[dict], list
             missing.append(key)
         return number
 
-    lines: list[dict] = []
+    lines: list[dict[str, Any]] = []
 
     def add(account: int | None, amount: int, text: str, vat_code: str = NO_VAT) -> None:
         if amount:
@@ -99,7 +100,7 @@ def _card_brand_lines(report: Report, accounts: AccountMap, add: Callable[..., N
     return posted
 
 
-def cash_effect(lines: list[dict], cash_account: int | None) -> int:
+def cash_effect(lines: list[dict[str, Any]], cash_account: int | None) -> int:
     """Net debit to the cash account over a plan (each line credits its balancing account)."""
     total = 0
     for ln in lines:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .journal import Entry
 from .money import format_kroner
@@ -46,7 +47,8 @@ class Report:
     payments: dict[str, int] = field(default_factory=dict)
     card_brands: dict[str, int] = field(default_factory=dict)  # brand -> amount, any tender with a brand
     card_by_brand: dict[str, int] = field(default_factory=dict)  # brand -> amount, tender "card" only
-    terminal_reconciliations: list[dict] = field(default_factory=list)  # journalled payloads, with nr/time
+    # journalled payloads, with nr/time
+    terminal_reconciliations: list[dict[str, Any]] = field(default_factory=list)
     cashiers: dict[str, dict[str, int]] = field(default_factory=dict)
     discounts_count: int = 0
     discounts_amount: int = 0
@@ -109,15 +111,15 @@ class Report:
 
 def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
     r = Report(ctx)
-    vat: dict[int, Counter] = defaultdict(Counter)
-    groups: Counter = Counter()
-    payments: Counter = Counter()
-    brands: Counter = Counter()
-    card: Counter = Counter()
-    cashiers: dict[str, Counter] = defaultdict(Counter)
-    pay_counts: Counter = Counter()
+    vat: dict[int, Counter[str]] = defaultdict(Counter)
+    groups: Counter[tuple[str, int]] = Counter()
+    payments: Counter[str] = Counter()
+    brands: Counter[str] = Counter()
+    card: Counter[str] = Counter()
+    cashiers: dict[str, Counter[str]] = defaultdict(Counter)
+    pay_counts: Counter[str] = Counter()
     cashier_payments: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    group_qty: Counter = Counter()
+    group_qty: Counter[str] = Counter()
     for e in entries:
         if r.first_nr is None:
             r.first_nr = e.nr
@@ -203,15 +205,15 @@ def build_report(ctx: ReportContext, entries: Iterable[Entry]) -> Report:
     return r
 
 
-def report_json(r: Report, posting_plan: list[dict], group_accounts: dict[str, int | None],
-                missing_accounts: list[str]) -> dict:
+def report_json(r: Report, posting_plan: list[dict[str, Any]], group_accounts: dict[str, int | None],
+                missing_accounts: list[str]) -> dict[str, Any]:
     """The report as other tools read it: amounts as kroner strings with two decimals."""
     k = format_kroner
     ctx = r.ctx
-    accounts: Counter = Counter()
+    accounts: Counter[tuple[int | None, int]] = Counter()
     for (group, rate), amount in r.groups.items():
         accounts[(group_accounts.get(group), rate)] += amount
-    out: dict = {
+    out: dict[str, Any] = {
         "kind": ctx.kind,
         "register_id": ctx.register_id,
         "business_date": ctx.business_date,
@@ -278,13 +280,13 @@ def report_json(r: Report, posting_plan: list[dict], group_accounts: dict[str, i
     return out
 
 
-def _totals_json(t: Totals) -> dict:
+def _totals_json(t: Totals) -> dict[str, int | str]:
     k = format_kroner
     return {"payments": t.payments, "payments_amount": k(t.payments_ore), "refunds": t.refunds,
             "refunds_amount": k(t.refunds_ore), "net": k(t.net_ore)}
 
 
-def terminal_json(r: Report) -> dict:
+def terminal_json(r: Report) -> dict[str, Any]:
     """The terminal reconciliations of the period, amounts as kroner strings; `missing` on a Z of a
     till with a terminal that was not reconciled (it did not answer, or nobody asked)."""
     recs = []

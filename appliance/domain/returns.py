@@ -13,7 +13,7 @@ class ReturnError(ValueError):
     pass
 
 
-def returned_so_far(earlier_returns: list[dict]) -> dict[int, tuple[int, int]]:
+def returned_so_far(earlier_returns: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
     """line_no -> (qty returned, amount refunded, positive) over earlier returns of one receipt."""
     done: dict[int, tuple[int, int]] = {}
     for rec in earlier_returns:
@@ -26,7 +26,8 @@ def returned_so_far(earlier_returns: list[dict]) -> dict[int, tuple[int, int]]:
     return done
 
 
-def return_lines(original: dict, earlier_returns: list[dict], wanted: list[dict]) -> list[dict]:
+def return_lines(original: dict[str, Any], earlier_returns: list[dict[str, Any]], wanted: list[dict[str, Any]]
+                 ) -> list[dict[str, Any]]:
     """Lines for a return of `wanted` ({"line_no"|"sku", "qty"}) against `original`.
     Each returned unit is refunded at what it was actually sold for, discounts included; the last
     units of a line take the remainder so a line never refunds more than it took."""
@@ -77,7 +78,8 @@ def return_lines(original: dict, earlier_returns: list[dict], wanted: list[dict]
     return lines
 
 
-def default_refund_tenders(original: dict, earlier_returns: list[dict], amount: int) -> list[Payment]:
+def default_refund_tenders(original: dict[str, Any], earlier_returns: list[dict[str, Any]],
+                           amount: int) -> list[Payment]:
     """Back to the original tenders: non-cash first, up to what each still has to give back;
     whatever remains goes out in cash. A refund names the payment it gives back by that payment's
     reference (the terminal's transaction id), so two cards on one receipt are told apart."""
@@ -104,5 +106,5 @@ def default_refund_tenders(original: dict, earlier_returns: list[dict], amount: 
     return tenders
 
 
-def tender_types(payments: list[dict] | list[Payment]) -> set[str]:
+def tender_types(payments: list[dict[str, Any]] | list[Payment]) -> set[str]:
     return {p.type.value if isinstance(p, Payment) else p["type"] for p in payments}

@@ -85,7 +85,7 @@ class PinLock:
             return PinLock(misses, now + LOCK_FOR)
         return PinLock(misses)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, int | str | None]:
         return {"misses": self.misses,
                 "locked_until": self.locked_until.isoformat() if self.locked_until else None}
 

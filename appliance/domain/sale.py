@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .basket import PricedLine
 from .tenders import Settlement
 from .vat import vat_breakdown
 
 
-def line_record(p: PricedLine, sign: int = 1) -> dict:
+def line_record(p: PricedLine, sign: int = 1) -> dict[str, Any]:
     ln = p.line
-    rec = {
+    rec: dict[str, Any] = {
         "line_no": ln.line_no, "sku": ln.sku, "name": ln.name, "group": ln.group,
         "vat_rate": ln.vat_rate, "qty": ln.qty, "unit_price": ln.unit_price,
         "gross": sign * p.gross, "line_discount": sign * p.line_discount,
@@ -25,7 +27,7 @@ def line_record(p: PricedLine, sign: int = 1) -> dict:
     return rec
 
 
-def vat_record(lines: list[dict]) -> dict[str, dict]:
+def vat_record(lines: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return {
         str(rate): {"gross": v.gross, "net": v.net, "vat": v.vat}
         for rate, v in vat_breakdown((ln["vat_rate"], ln["total"]) for ln in lines).items()
@@ -34,20 +36,20 @@ def vat_record(lines: list[dict]) -> dict[str, dict]:
 
 def build_record(
     kind: str,
-    lines: list[dict],
+    lines: list[dict[str, Any]],
     settlement: Settlement,
     *,
     training: bool = False,
-    voided: list[dict] | None = None,
-    discount: dict | None = None,
+    voided: list[dict[str, Any]] | None = None,
+    discount: dict[str, Any] | None = None,
     original_receipt: int | None = None,
     started_at: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     total = sum(ln["total"] for ln in lines)
     paid = sum(p.amount for p in settlement.payments)
     if paid != total + settlement.rounding:
         raise AssertionError("payments do not equal total plus rounding")
-    rec: dict = {
+    rec: dict[str, Any] = {
         "kind": kind,
         "training": training,
         "lines": lines,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 KEY_BITS = 2048
 
@@ -99,7 +99,7 @@ def self_signed_certificate(key: rsa.RSAPrivateKey, shop_name: str, cvr: str,
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def public_key_der(key: Any) -> bytes:
+def public_key_der(key: PublicKeyTypes) -> bytes:
     """A public key as DER SubjectPublicKeyInfo: how a key and a certificate are told to belong."""
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 

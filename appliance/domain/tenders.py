@@ -42,7 +42,7 @@ class Payment:
     reference: str | None = None
 
     @staticmethod
-    def parse(spec: dict) -> Payment:
+    def parse(spec: object) -> Payment:
         if not isinstance(spec, dict):
             raise PaymentError('a payment is {"type": T, "amount": "A"}')
         try:
@@ -59,8 +59,8 @@ class Payment:
         brand = spec.get("brand")
         return Payment(ptype, amount, str(brand)[:30] if brand else None, spec.get("reference"))
 
-    def to_dict(self) -> dict:
-        d: dict = {"type": self.type.value, "amount": self.amount}
+    def to_dict(self) -> dict[str, str | int]:
+        d: dict[str, str | int] = {"type": self.type.value, "amount": self.amount}
         if self.brand:
             d["brand"] = self.brand
         if self.reference:

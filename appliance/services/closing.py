@@ -6,17 +6,18 @@ import json
 import logging
 from dataclasses import replace
 
+from ..dinero.ledger import ledger_id
 from ..domain.anchors import anchor_of
 from ..domain.journal import Entry
 from ..domain.money import MoneyError, parse_kroner
 from ..domain.posting import AccountMap, posting_plan
 from ..domain.reports import DENOMINATIONS, Report, ReportContext, build_report, report_json
 from ..domain.signing import certificate_fingerprint
-from ..store import cash_transactions, catalog, settings
+from ..store import cash_transactions, catalog, settings, transfers
 from ..store.db import transaction
 from ..store.journal import entries, entry
 from .till import TZ, Till
-from .uploader import auto_transfer, queue_post, transfer_states, wake_uploader
+from .wake import wake_uploader
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +179,11 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
             "period_end, last_nr, last_tx_nr) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (ctx.number, e.nr, ctx.business_date, ctx.period_start, ctx.period_end, e.nr,
              None if anchor is None else int(anchor.tx.nr)))
-        queued = auto_transfer(till) if transfer is None else transfer
+        queued = transfers.auto_transfer(till.conn) if transfer is None else transfer
         if queued:  # "Transfer to Dinero" is on by default: queued with the close, or not at all
-            queue_post(till, ctx.number, ctx.period_end)
+            cvr = settings.get_meta(till.conn, "cvr") or ""
+            transfers.queue_post(till.conn, ctx.number, ledger_id(cvr, till.register_id, ctx.number, 1),
+                                 ctx.period_end)
     if render_pdf:  # after the commit: the write lock is not held while fpdf loads and draws
         store_pdf(till, ctx.number, data)
     if queued:
@@ -212,7 +215,7 @@ def z_journal_nr(till: Till, z_number: int) -> int:
 
 def list_reports(till: Till) -> list[dict]:
     """Closed days with their Dinero transfer: state not_sent | queued | sent | failed."""
-    states = transfer_states(till)
+    states = transfers.transfer_states(till.conn)
     out = []
     for z, nr, date, start, end in till.conn.execute(
             "SELECT z_number, journal_nr, business_date, period_start, period_end FROM z_reports "

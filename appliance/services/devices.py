@@ -159,10 +159,10 @@ def _build(role: str, spec: dict[str, Any], printer: Any, now: Callable[[], Any]
            data_dir: Path | None = None) -> Any:
     kind = spec.get("kind")
     if role == "printer":
-        from drivers.printer.receipt import open_receipt_printer
+        from drivers.backends import open_receipt_printer
         return open_receipt_printer(spec)
     if role == "labels":
-        from drivers.printer.label_printer import open_label_printer
+        from drivers.backends import open_label_printer
         return open_label_printer(spec)
     if role == "drawer":
         return _drawer(spec, printer, now)

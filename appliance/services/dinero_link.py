@@ -8,7 +8,8 @@ from typing import Any
 from ..store.db import transaction
 from ..store.settings import accounts
 from .till import Till
-from .uploader import connector, wake_uploader
+from .uploader import connector
+from .wake import wake_uploader
 
 
 def record_connection(till: Till, result: dict[str, Any], who: str = "system") -> dict[str, Any]:

@@ -74,7 +74,7 @@ def plan_labels(till: Till, *, sku: str | None = None, group: str | None = None,
 
 def print_labels(till: Till, devices: Devices, plan: LabelPlan,
                  layout: LabelLayout | None = None) -> dict[str, Any]:
-    from drivers.printer.label_printer import LabelPrinterUnavailable
+    from drivers.printer.base import LabelPrinterUnavailable
 
     if devices.labels is None:
         raise LabelError("no label printer is set up (till hw set labels ...)")

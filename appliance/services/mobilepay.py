@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .payments import CardOutcome, _intent, _outcome, open_intents
+from .payment_journal import CardOutcome, open_intents, record_intent, record_outcome
 from .till import Till
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def start_payment(till: Till, client: Any, amount_ore: int, who: str, sale_ref: 
     from drivers.mobilepay.client import Transient
 
     reference, key = new_reference(till), _key()
-    _intent(till, who, "payment", reference, amount_ore, sale_ref, method="mobilepay", create_key=key)
+    record_intent(till, who, "payment", reference, amount_ore, sale_ref, method="mobilepay", create_key=key)
     flow = "push" if personal_qr is not None or phone is not None else "qr"
     try:
         created = client.create_payment(reference, amount_ore, key, personal_qr=personal_qr, phone=phone)
@@ -106,13 +106,13 @@ def _step_key(till: Till, step: str, kind: str, amount_ore: int, reference: str,
     if pending is not None:
         return str(pending[f"{kind}_key"])
     key = _key()
-    _intent(till, who, kind, step, amount_ore, reference, method="mobilepay", **{f"{kind}_key": key})
+    record_intent(till, who, kind, step, amount_ore, reference, method="mobilepay", **{f"{kind}_key": key})
     return key
 
 
 def _close_step(till: Till, who: str, step: str, result: _Result, state: str) -> None:
     if step in {i["service_id"] for i in open_intents(till, "mobilepay")}:
-        _outcome(till, who, step, result, state)
+        record_outcome(till, who, step, result, state)
 
 
 def settle(till: Till, client: Any, reference: str, amount_ore: int, who: str = "system", *,
@@ -140,12 +140,12 @@ def settle(till: Till, client: Any, reference: str, amount_ore: int, who: str = 
                 key = _step_key(till, step, "capture", amount_ore, reference, who)
                 _twice(lambda: client.capture(reference, amount_ore, key))
             _close_step(till, who, step, _Result(reference, amount_ore, True), "approved")
-            return _outcome(till, who, reference, _Result(reference, amount_ore, True), "approved")
+            return record_outcome(till, who, reference, _Result(reference, amount_ore, True), "approved")
     except Transient as exc:
         log.warning("event=mobilepay_unsettled reference=%s error=%s", reference, type(exc).__name__)
         return CardOutcome(reference, "unknown", amount_ore, message="Ukendt: tjekker ...")
     if payment.state in FAILED_STATES or abort:
-        return _outcome(till, who, reference, _Result(reference, 0, False, payment.state), "declined")
+        return record_outcome(till, who, reference, _Result(reference, 0, False, payment.state), "declined")
     return CardOutcome(reference, "unknown", amount_ore, message="Venter på kunden ...")
 
 
@@ -158,7 +158,7 @@ def refund(till: Till, client: Any, reference: str, amount_ore: int, who: str, s
     key = _key()
     step = f"{reference}/refund/{key[:8]}"
     intent = {"service_id": step, "original": reference, "amount": amount_ore, "refund_key": key}
-    _intent(till, who, "refund", step, amount_ore, sale_ref, original=reference, method="mobilepay",
+    record_intent(till, who, "refund", step, amount_ore, sale_ref, original=reference, method="mobilepay",
             refund_key=key)
     try:
         _twice(lambda: client.refund(reference, amount_ore, key))
@@ -166,9 +166,9 @@ def refund(till: Till, client: Any, reference: str, amount_ore: int, who: str, s
         return settle_refund(till, client, intent, who)
     except Rejected as exc:
         log.warning("event=mobilepay_refund_refused reference=%s status=%d", reference, exc.status)
-        return _outcome(till, who, step, _Result(reference, 0, False, exc.title or f"HTTP {exc.status}"),
-                        "declined")
-    return _outcome(till, who, step, _Result(reference, amount_ore, True), "approved")
+        refused = _Result(reference, 0, False, exc.title or f"HTTP {exc.status}")
+        return record_outcome(till, who, step, refused, "declined")
+    return record_outcome(till, who, step, _Result(reference, amount_ore, True), "approved")
 
 
 def settle_refund(till: Till, client: Any, intent: dict[str, Any], who: str = "system") -> CardOutcome:
@@ -182,17 +182,17 @@ def settle_refund(till: Till, client: Any, intent: dict[str, Any], who: str = "s
     amount, key = int(intent["amount"]), str(intent["refund_key"])
     try:
         if _refund_done(till, client, reference, step, amount, key):
-            return _outcome(till, who, step, _Result(reference, amount, True), "approved")
+            return record_outcome(till, who, step, _Result(reference, amount, True), "approved")
         _twice(lambda: client.refund(reference, amount, key))
     except NotFound:
-        return _outcome(till, who, step, _Result(reference, 0, False, "NotFound"), "declined")
+        return record_outcome(till, who, step, _Result(reference, 0, False, "NotFound"), "declined")
     except Rejected as exc:
-        return _outcome(till, who, step, _Result(reference, 0, False, exc.title or f"HTTP {exc.status}"),
-                        "declined")
+        refused = _Result(reference, 0, False, exc.title or f"HTTP {exc.status}")
+        return record_outcome(till, who, step, refused, "declined")
     except Transient:
         log.warning("event=mobilepay_refund_unsettled reference=%s", reference)
         return CardOutcome(step, "unknown", amount, message="Ukendt: tjekker ...")
-    return _outcome(till, who, step, _Result(reference, amount, True), "approved")
+    return record_outcome(till, who, step, _Result(reference, amount, True), "approved")
 
 
 def _refund_done(till: Till, client: Any, reference: str, step: str, amount: int, key: str) -> bool:
@@ -238,7 +238,7 @@ def recover(till: Till, client: Any) -> list[CardOutcome]:
                 outcome = settle(till, client, reference, int(intent["amount"]),
                                  abort=f"{reference}/cancel" in steps)
             except NotFound:  # the create never took effect: nothing to charge
-                outcome = _outcome(till, "system", reference, _Result(reference, 0, False, "NotFound"),
+                outcome = record_outcome(till, "system", reference, _Result(reference, 0, False, "NotFound"),
                                    "declined")
         if outcome.state != "unknown":
             settled.append(outcome)

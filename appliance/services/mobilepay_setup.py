@@ -19,12 +19,15 @@ import urllib.parse
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dinero.tokens import TokenStore
 from ..store.db import transaction
 from ..store.settings import get_meta, set_meta
 from .till import Till
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +143,17 @@ def describe(till: Till) -> dict[str, Any]:
     return out
 
 
-def open_mobilepay(till: Till, *, strict: bool = False) -> Any:
+def open_mobilepay(till: Till, *, strict: bool = False,
+                   transport: httpx.BaseTransport | None = None) -> Any:
     """An EPaymentClient for the configured API, or None when MobilePay is off. For `sim` the simulator
     is started in this process and the client's close() stops it. A setting that cannot be used is
-    logged and gives None (the till still sells), or raises MobilePaySetupError with `strict`."""
+    logged and gives None (the till still sells), or raises MobilePaySetupError with `strict`.
+    `transport` is the ePayment client's network (httpx.MockTransport in tests; None: the real one)."""
     spec = settings_of(till)
     if not spec:
         return None
     try:
-        return _open(till, spec)
+        return _open(till, spec, transport)
     except (MobilePaySetupError, ValueError, KeyError, OSError) as exc:
         if strict:
             raise MobilePaySetupError(f"MobilePay cannot be used: {exc}") from exc
@@ -156,7 +161,7 @@ def open_mobilepay(till: Till, *, strict: bool = False) -> Any:
         return None
 
 
-def _open(till: Till, spec: dict[str, Any]) -> Any:
+def _open(till: Till, spec: dict[str, Any], transport: httpx.BaseTransport | None = None) -> Any:
     from drivers.mobilepay.client import EPaymentClient
 
     if spec["kind"] == "sim":
@@ -174,7 +179,8 @@ def _open(till: Till, spec: dict[str, Any]) -> Any:
                           client_secret=stored["client_secret"],
                           subscription_key=stored["subscription_key"], merchant_serial_number=spec["msn"],
                           system_name=spec.get("system_name", "tillbox"),
-                          system_version=spec.get("system_version") or till_version())
+                          system_version=spec.get("system_version") or till_version(),
+                          transport=transport)
 
 
 __all__ = ["PRODUCTION_URL", "TEST_URL", "MobilePaySetupError", "check_spec", "describe", "open_mobilepay",

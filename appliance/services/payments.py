@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from drivers.terminal.messages import new_service_id
 
 from ..domain.tenders import Payment, PaymentType
 from ..store.db import transaction
+from .payment_journal import CardOutcome, open_intents, record_intent, record_outcome
 from .selling import SaleError
 from .till import AuthError, Till
 
@@ -39,82 +39,6 @@ class Terminal(Protocol):
     def abort(self, service_id: str) -> Any: ...
 
 
-@dataclass(frozen=True)
-class CardOutcome:
-    service_id: str
-    state: str  # approved | declined | unknown
-    amount: int
-    brand: str | None = None
-    poi_transaction_id: str | None = None
-    receipts: dict[str, list[str]] | None = None
-    message: str = ""  # Danish, for the cashier
-    error: str | None = None          # the terminal's ErrorCondition (Aborted, Refusal, ...)
-    signature: str | None = None      # approved on a signature: "terminal" (drawn there) or "paper"
-    poi_timestamp: str | None = None  # the terminal's TimeStamp of this transaction (a refund sends it back)
-
-    @property
-    def approved(self) -> bool:
-        return self.state == "approved"
-
-    def tender(self) -> dict[str, Any]:
-        """The kiosk's tender for an approved payment (øre; the service id lets it be given back)."""
-        kind = "mobilepay" if self.brand == "MobilePay" else "card"
-        return {"type": kind, "amount": self.amount, "brand": self.brand or "Kort",
-                "reference": self.poi_transaction_id, "service_id": self.service_id}
-
-    def payment(self) -> dict[str, Any]:
-        """The sale's payment line for an approved payment."""
-        from ..domain.money import format_kroner
-        t = self.tender()
-        return {"type": t["type"], "amount": format_kroner(self.amount), "brand": t["brand"],
-                "reference": self.poi_transaction_id}
-
-
-def _intent(till: Till, who: str, kind: str, service_id: str, amount: int, sale_ref: str,
-            original: str | None = None, method: str = "card", **extra: Any) -> None:
-    payload: dict[str, Any] = {"method": method, "kind": kind, "service_id": service_id, "amount": amount,
-                               "sale_ref": sale_ref, **extra}
-    if original:
-        payload["original"] = original
-    with transaction(till.conn):
-        till.journal.append("payment_intent", who, payload)
-
-
-def _outcome(till: Till, who: str, service_id: str, result: Any, state: str) -> CardOutcome:
-    brand = getattr(result, "brand", None) if result is not None else None
-    poi = getattr(result, "poi_transaction_id", None) if result is not None else None
-    amount = int(getattr(result, "amount_ore", 0) or 0)
-    payload = {"service_id": service_id, "state": state, "brand": brand, "poi_transaction_id": poi,
-               "amount": amount}
-    poi_time = getattr(result, "poi_timestamp", None) if result is not None else None
-    if poi_time:  # a referenced refund must send it back (journals from before this lack it)
-        payload["poi_timestamp"] = str(poi_time)
-    if result is not None and getattr(result, "error_condition", None):
-        payload["error"] = str(result.error_condition)
-    receipts = getattr(result, "receipts", None) if result is not None else None
-    with transaction(till.conn):
-        till.journal.append("payment_outcome", who, payload)
-        if state == "approved" and receipts and till.prints_receipts:  # the slip commits with the outcome
-            _queue_slips(till, receipts, bool(getattr(result, "signature_required", False)))
-    log.info("event=card_outcome service_id=%s state=%s brand=%s", service_id, state, brand)
-    return CardOutcome(service_id, state, amount, brand, poi, receipts,
-                       {"approved": "Godkendt", "declined": "Afvist"}.get(state, "Ukendt: tjekker ..."),
-                       str(payload["error"]) if payload.get("error") else None,
-                       poi_timestamp=str(poi_time) if poi_time else None)
-
-
-def _queue_slips(till: Till, receipts: dict[str, list[str]], signature: bool) -> None:
-    """The terminal's receipts on the till's printer: the customer's copy always, the shop's copy
-    when the card asks for a signature (it is the paper the customer signs when the terminal cannot)."""
-    from ..render.card_slip import card_slip
-    from .printing import enqueue
-    when = till.now().isoformat()
-    for qualifier, wanted in (("CashierReceipt", signature), ("CustomerReceipt", True)):
-        if wanted and receipts.get(qualifier):
-            slip = card_slip(receipts[qualifier], qualifier, signature_line=qualifier == "CashierReceipt")
-            enqueue(till.conn, "document", when, document=slip)
-
-
 def pay_by_card(till: Till, terminal: Terminal, amount_ore: int, who: str, sale_ref: str,
                 service_id: str | None = None) -> CardOutcome:
     """Ask the terminal for a payment; settle any uncertainty with TransactionStatus before returning.
@@ -122,14 +46,14 @@ def pay_by_card(till: Till, terminal: Terminal, amount_ore: int, who: str, sale_
     from drivers.terminal.client import TerminalError
 
     service_id = service_id or new_service_id()
-    _intent(till, who, "payment", service_id, amount_ore, sale_ref)
+    record_intent(till, who, "payment", service_id, amount_ore, sale_ref)
     try:
         result = terminal.pay(service_id, sale_ref, amount_ore)
     except TerminalError as exc:
         log.warning("event=card_no_answer service_id=%s error=%s", service_id, exc)
         return settle(till, terminal, service_id, who) or CardOutcome(
             service_id, UNKNOWN, amount_ore, message="Ukendt: tjekker ...")
-    outcome = _outcome(till, who, service_id, result, "approved" if result.approved else "declined")
+    outcome = record_outcome(till, who, service_id, result, "approved" if result.approved else "declined")
     if outcome.approved and result.signature_required:
         return _signature(till, terminal, outcome, who, sale_ref)
     return outcome
@@ -206,14 +130,14 @@ def refund_card(till: Till, terminal: Terminal, original_poi: str, amount_ore: i
 
     service_id = new_service_id()
     when = original_time(till, original_poi)
-    _intent(till, who, "refund", service_id, amount_ore, sale_ref, original_poi,
+    record_intent(till, who, "refund", service_id, amount_ore, sale_ref, original_poi,
             **({"original_time": when} if when else {}), **extra)
     try:
         result = terminal.refund(service_id, original_poi, amount_ore, when)
     except TerminalError:
         return settle(till, terminal, service_id, who) or CardOutcome(
             service_id, UNKNOWN, amount_ore, message="Ukendt: tjekker ...")
-    return _outcome(till, who, service_id, result, "approved" if result.approved else "declined")
+    return record_outcome(till, who, service_id, result, "approved" if result.approved else "declined")
 
 
 class CardRefundFailed(SaleError):
@@ -429,25 +353,11 @@ def settle(till: Till, terminal: Terminal, service_id: str, who: str = "system")
     except TerminalError:
         return None
     if status.state == "processed" and status.payment is not None:
-        return _outcome(till, who, service_id, status.payment,
+        return record_outcome(till, who, service_id, status.payment,
                         "approved" if status.payment.approved else "declined")
     if status.state == "not_found":  # never reached the terminal: nothing was charged
-        return _outcome(till, who, service_id, None, "declined")
+        return record_outcome(till, who, service_id, None, "declined")
     return None
-
-
-def open_intents(till: Till, method: str = "card") -> list[dict[str, Any]]:
-    """Intents (card or mobilepay) with no outcome yet, oldest first."""
-    intents: dict[str, dict[str, Any]] = {}
-    for kind, payload in till.conn.execute(
-                "SELECT kind, payload FROM journal WHERE kind IN ('payment_intent', 'payment_outcome') "
-            "ORDER BY nr"):
-        data = json.loads(payload)
-        if kind == "payment_intent" and data.get("method", "card") == method:
-            intents[data["service_id"]] = data
-        else:
-            intents.pop(data["service_id"], None)
-    return list(intents.values())
 
 
 def unsold_payments(till: Till) -> list[CardOutcome]:

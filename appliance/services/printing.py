@@ -27,7 +27,7 @@ from ..store.settings import shop
 from .till import Till, open_till
 
 if TYPE_CHECKING:
-    from drivers.printer.receipt import PrinterStatus
+    from drivers.printer.base import PrinterStatus
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,18 @@ def enqueue(conn: sqlite3.Connection, kind: str, when: str, ref: int | None = No
         "INSERT INTO print_jobs (created, kind, ref, document) VALUES (?, ?, ?, ?)",
         (when, kind, ref, json.dumps(document.to_json(), ensure_ascii=False) if document else None))
     return int(cur.lastrowid or 0)
+
+
+def queue_job(till: Till, kind: str, ref: int | None = None, document: Document | None = None) -> int:
+    """Add a job in a transaction of its own (a screen's print, a test page)."""
+    with transaction(till.conn):
+        return enqueue(till.conn, kind, till.now().isoformat(), ref, document)
+
+
+def job_state(conn: sqlite3.Connection, job: int) -> tuple[str, str | None]:
+    """(state, last error) of a print job; ("missing", None) when there is none."""
+    row = conn.execute("SELECT state, last_error FROM print_jobs WHERE id = ?", (job,)).fetchone()
+    return (str(row[0]), row[1]) if row else ("missing", None)
 
 
 def pending_jobs(conn: sqlite3.Connection) -> int:
@@ -107,7 +119,7 @@ class PrintQueue:
                 raise LookupError(f"no receipt {ref}")
             e = entry(till.conn, row[0])
             assert e is not None
-            from .selling import sale_json
+            from ..render.sale_json import sale_json
             logo = _logo(till.data_dir)
             doc = render_receipt_doc(sale_json(e.data(), e.cashier, e.nr), shop_info, width,
                                      copy=kind == "copy", logo=logo)
@@ -129,7 +141,7 @@ class PrintQueue:
         return state
 
     def _pump(self, till: Till) -> QueueState:
-        from drivers.printer.receipt import PrinterUnavailable
+        from drivers.printer.base import PrinterUnavailable
 
         conn = till.conn
         jobs = conn.execute("SELECT id, kind, ref, document FROM print_jobs WHERE state = 'queued' "

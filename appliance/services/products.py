@@ -89,9 +89,9 @@ def save_product(till: Till, sku: str, name: str, price: str, vat_rate: int, gro
             "added": result["added"] == 1})
         for change in result["price_changes"]:
             till.journal.append("price_change", who, change)
-    change = result["price_changes"][0] if result["price_changes"] else None
+    first = result["price_changes"][0] if result["price_changes"] else None
     return {"sku": new.sku, "added": result["added"] == 1,
-            "price_change": {"from": change["from"], "to": change["to"]} if change else None}
+            "price_change": {"from": first["from"], "to": first["to"]} if first else None}
 
 
 def _kroner(ore: int) -> str:

@@ -13,6 +13,7 @@ from ..domain.returns import ReturnError, default_refund_tenders, return_lines, 
 from ..domain.roles import Cashier
 from ..domain.sale import build_record, line_record
 from ..domain.tenders import Payment, PaymentError, PaymentType, settle, settle_refund
+from ..render.sale_json import sale_json
 from ..requests import RequestError
 from ..requests.sale import return_request, sale_request
 from ..store import catalog
@@ -228,33 +229,6 @@ def _checked(schema: Any, request: object) -> dict:
         return schema(request)
     except RequestError as exc:
         raise SaleError(str(exc)) from exc
-
-
-def sale_json(record: dict, cashier: str, journal_nr: int) -> dict:
-    k = format_kroner
-    out = {
-        "receipt_number": record["receipt_number"],
-        "kind": record["kind"],
-        "journal_nr": journal_nr,
-        "time": record["time"],
-        "cashier": cashier,
-        "training": record["training"],
-        "lines": [{
-            "line_no": ln["line_no"], "sku": ln["sku"], "name": ln["name"],
-            "qty": ln["qty"], **({"weight_g": ln["weight_g"]} if "weight_g" in ln else {}),
-            "unit_price": k(ln["unit_price"]), "vat_rate": ln["vat_rate"],
-            "discount": k(ln["line_discount"] + ln["basket_discount"]), "total": k(ln["total"]),
-        } for ln in record["lines"]],
-        "vat": {rate: {key: k(v[key]) for key in ("gross", "net", "vat")}
-                for rate, v in record["vat"].items()},
-        "total": k(record["total"]),
-        "rounding": k(record["rounding"]),
-        "change": k(record["change"]),
-        "payments": [{**p, "amount": k(p["amount"])} for p in record["payments"]],
-    }
-    if record.get("original_receipt") is not None:
-        out["original_receipt"] = record["original_receipt"]
-    return out
 
 
 def park(till: Till, request: dict) -> int:

@@ -134,7 +134,7 @@ def add_cashier(till: Till, cashier_id: str, name: str, role: str, pin: str,
     return c
 
 
-def import_catalog(till: Till, csv_text: str, who: str = "system") -> dict:
+def import_catalog(till: Till, csv_text: str, who: str = "system") -> catalog.ProductChanges:
     """All rows or none: a broken row raises CatalogError naming its line, before any write."""
     from ..requests.files import catalog_row
     products = parse_catalog_csv(csv_text, catalog_row)

@@ -19,20 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dinero.errors import Duplicate, RateLimited, Rejected, Transient
 from ..dinero.ledger import ledger_id, ledger_item
 from ..dinero.tokens import LoginNeeded, TokenStore
+from ..store import transfers
 from ..store.db import transaction
 from ..store.settings import get_meta
 from .sdnotify import sd_notify
 from .till import Till
+from .wake import WAKE_SOCKET, wake_uploader
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
-AUTO_TRANSFER_KEY = "dinero.auto_transfer"  # "1" (default) or "0"
-WAKE_SOCKET = "run/uploader.sock"
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 30 * 60.0
 RATE_LIMIT_WAIT_S = 61.0
@@ -48,16 +51,13 @@ class TransferError(ValueError):
 # --- queueing (called by the till) ----------------------------------------------------------
 
 def auto_transfer(till: Till) -> bool:
-    return get_meta(till.conn, AUTO_TRANSFER_KEY, "1") == "1"
+    return transfers.auto_transfer(till.conn)
 
 
 def queue_post(till: Till, z_number: int, when: str) -> int:
     """Queue a Z's first transfer, inside the caller's transaction (the close's own)."""
     cvr = get_meta(till.conn, "cvr") or ""
-    cur = till.conn.execute(
-        "INSERT INTO dinero_transfers (z_number, revision, action, ledger_id, created) "
-        "VALUES (?, 1, 'post', ?, ?)", (z_number, ledger_id(cvr, till.register_id, z_number, 1), when))
-    return int(cur.lastrowid or 0)
+    return transfers.queue_post(till.conn, z_number, ledger_id(cvr, till.register_id, z_number, 1), when)
 
 
 def request_send(till: Till, z_number: int) -> dict[str, Any]:
@@ -96,29 +96,7 @@ def request_send(till: Till, z_number: int) -> dict[str, Any]:
 
 def transfer_states(till: Till) -> dict[int, dict[str, Any]]:
     """Per Z: state (not_sent | queued | sent | failed), transferred_at, error (the newest send)."""
-    out: dict[int, dict[str, Any]] = {}
-    for z, state, sent_at, error, next_attempt in till.conn.execute(
-            "SELECT z_number, state, sent_at, last_error, next_attempt FROM dinero_transfers "
-            "WHERE action IN ('post', 'resend') ORDER BY id"):
-        prev = out.get(z, {})
-        if state == "superseded":
-            continue
-        out[z] = {"state": state, "transferred_at": sent_at or prev.get("transferred_at"),
-                  "error": error if state != "sent" else None, "next_attempt": next_attempt}
-    return out
-
-
-# --- waking the uploader --------------------------------------------------------------------
-
-def wake_uploader(data_dir: Path) -> bool:
-    """Tell a running uploader to look now (best effort: it also looks on its own schedule)."""
-    path = Path(data_dir) / WAKE_SOCKET
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.sendto(b"wake", str(path))
-        return True
-    except OSError:
-        return False
+    return transfers.transfer_states(till.conn)
 
 
 # --- the work -------------------------------------------------------------------------------
@@ -431,8 +409,10 @@ def _reason(exc: Rejected) -> str:
     return " ".join(parts)
 
 
-def connector(till: Till, timeout: float = 15.0) -> Callable[[], tuple[Any, int]]:
-    """Build the Dinero client from the data folder's stored login."""
+def connector(till: Till, timeout: float = 15.0,
+              transport: httpx.BaseTransport | None = None) -> Callable[[], tuple[Any, int]]:
+    """Build the Dinero client from the data folder's stored login. `transport` carries both the API
+    and the token requests (httpx.MockTransport in unit tests; None: the network)."""
     def connect() -> tuple[Any, int]:
         from ..dinero.client import DineroClient
         from ..dinero.login import login_for
@@ -441,8 +421,8 @@ def connector(till: Till, timeout: float = 15.0) -> Callable[[], tuple[Any, int]
         record = store.load()
         if not record or not record.get("org_id"):
             raise LoginNeeded("the till is not connected to Dinero (till dinero connect ...)")
-        client = DineroClient(record.get("api_base") or "https://api.dinero.dk", login_for(store),
-                              timeout=timeout)
+        client = DineroClient(record.get("api_base") or "https://api.dinero.dk",
+                              login_for(store, transport=transport), timeout=timeout, transport=transport)
         return client, int(record["org_id"])
     return connect
 

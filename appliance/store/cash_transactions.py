@@ -12,6 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain.cash_transactions import CASH_KINDS, CashTransaction, cash_transaction
 from ..domain.journal import ChainReport, Entry
@@ -36,7 +37,7 @@ class StoredTransaction:
     backfilled: bool
 
 
-def _stored(row: tuple) -> StoredTransaction:
+def _stored(row: tuple[Any, ...]) -> StoredTransaction:
     (nr, journal_nr, register_id, chain_seq, trans_id, trans_type, trans_date, trans_time, emp_id,
      amnt_in, amnt_ex, amnt_tp, void, training, signed_text, signature, key_version, backfilled) = row
     tx = CashTransaction(str(nr), trans_id, trans_type, trans_date, trans_time, emp_id, amnt_in, amnt_ex,

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any, TypedDict
 
 from ..domain.catalog import Product
 
+# A price change as the journal records it ("from" is a keyword, hence the functional form).
+PriceChange = TypedDict("PriceChange", {"sku": str, "from": int, "to": int})
 
-def replace_products(conn: sqlite3.Connection, products: list[Product], when: str) -> dict:
+
+class ProductChanges(TypedDict):
+    added: int
+    updated: int
+    price_changes: list[PriceChange]
+    changed_prices: int
+
+
+def replace_products(conn: sqlite3.Connection, products: list[Product], when: str) -> ProductChanges:
     """Insert or update products by SKU; their barcodes replace the old ones. Returns counts."""
     known = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT sku, price, name FROM products")}
     added = changed = 0
-    price_changes = []
+    price_changes: list[PriceChange] = []
     for p in products:
         old = known.get(p.sku)
         if old is None:
@@ -36,7 +47,7 @@ def replace_products(conn: sqlite3.Connection, products: list[Product], when: st
             "changed_prices": changed}
 
 
-def _product(row: tuple, codes: tuple[str, ...] = ()) -> Product:
+def _product(row: tuple[Any, ...], codes: tuple[str, ...] = ()) -> Product:
     return Product(row[0], row[1], row[2], row[3], row[4], codes, row[5])
 
 
@@ -78,3 +89,13 @@ def select_products(conn: sqlite3.Connection, *, sku: str | None = None, group: 
 
 def groups(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT DISTINCT grp FROM products ORDER BY grp")]
+
+
+def search(conn: sqlite3.Connection, text: str, limit: int) -> list[tuple[str, str, int]]:
+    """(sku, name, price) of products whose name holds the text, or whose SKU or a barcode is it."""
+    rows = conn.execute(
+        "SELECT DISTINCT p.sku, p.name, p.price FROM products p "
+        "LEFT JOIN barcodes b ON b.sku = p.sku "
+        "WHERE p.name LIKE ? OR p.sku = ? OR b.code = ? ORDER BY p.name LIMIT ?",
+        (f"%{text}%", text, text, limit)).fetchall()
+    return [(str(sku), str(name), int(price)) for sku, name, price in rows]

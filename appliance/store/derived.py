@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 _RECEIPT_MISMATCH = """
 SELECT j.nr, json_extract(j.payload, '$.receipt_number') FROM journal j
@@ -35,7 +36,7 @@ SELECT z.z_number FROM z_reports z LEFT JOIN journal j ON j.nr = z.journal_nr
 WHERE j.nr IS NULL OR j.kind IS NOT 'z_report' ORDER BY z.z_number LIMIT 1"""
 
 
-_CHECKS: tuple[tuple[str, Callable[[tuple], tuple[int | None, str]]], ...] = (
+_CHECKS: tuple[tuple[str, Callable[[tuple[Any, ...]], tuple[int | None, str]]], ...] = (
     (_RECEIPT_MISMATCH,
      lambda r: (r[0], f"receipt {r[1]} in the receipts table does not match journal entry {r[0]}")),
     (_RECEIPT_EXTRA,

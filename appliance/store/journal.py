@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..domain.cash_transactions import CASH_KINDS
 from ..domain.journal import (
@@ -42,7 +43,11 @@ _COLUMNS = ("nr, ts, register_id, cashier, kind, amount_in, amount_ex, payload, 
             "signature, key_version")
 
 
-def _entry(row: tuple) -> Entry:
+# The last entry's nr, ts, signature and kind.
+_Last = tuple[int, str, str, str]
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
     return Entry(row[0], datetime.fromisoformat(row[1]), *row[2:])
 
 
@@ -57,16 +62,17 @@ class Journal:
         self.strict = False  # refuse a clock behind the journal (the CLI) instead of stepping over it
         self.stopped: str | None = None  # why the journal failed its daily check: no more appends
 
-    def _last(self) -> tuple | None:
+    def _last(self) -> _Last | None:
         """(nr, ts, signature, kind) of the last entry."""
-        return self.conn.execute(
+        last: _Last | None = self.conn.execute(
             "SELECT nr, ts, signature, kind FROM journal ORDER BY nr DESC LIMIT 1").fetchone()
+        return last
 
     def next_time(self) -> datetime:
         """The time the next entry would get (a Z's period ends there, never before its entries)."""
         return self._stamp(self._last())
 
-    def _stamp(self, last: tuple | None) -> datetime:
+    def _stamp(self, last: _Last | None) -> datetime:
         """Now, but strictly after the last entry (and, after an X or Z, in the next whole second:
         SAF-T's check reads times to the second). With `strict` (the CLI), a clock more than a second
         behind the journal is refused rather than stepped over."""
@@ -88,7 +94,7 @@ class Journal:
             now = (prev_ts.replace(microsecond=0) + _SECOND).astimezone(now.tzinfo)
         return now
 
-    def append(self, kind: str, cashier: str, payload: dict, amount_in: int = 0,
+    def append(self, kind: str, cashier: str, payload: Mapping[str, object], amount_in: int = 0,
                amount_ex: int = 0) -> Entry:
         """Sign and insert the next entry; the caller holds the write transaction."""
         if kind not in KINDS:
@@ -159,7 +165,7 @@ def last_receipt_number(conn: sqlite3.Connection) -> int:
 
 
 def last_nr(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COALESCE(MAX(nr), 0) FROM journal").fetchone()[0]
+    return int(conn.execute("SELECT COALESCE(MAX(nr), 0) FROM journal").fetchone()[0])
 
 
 def verify(conn: sqlite3.Connection, company_ident: str) -> ChainReport:

@@ -63,7 +63,7 @@ def add_key_version(conn: sqlite3.Connection, certificate_pem: str, kind: str, w
 
 
 def current_key_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM key_versions").fetchone()[0]
+    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM key_versions").fetchone()[0])
 
 
 def certificate_pem(conn: sqlite3.Connection, version: int) -> str | None:

@@ -107,8 +107,8 @@ class TillApp(App):
             self.stopped = show_stop(self.manager, started.problem or "", started.first_bad)
             return
         self.opened = True
-        from ..store.settings import get_meta
-        set_language(self.backend.run(lambda t: get_meta(t.conn, "kiosk.language", "da")) or "da")
+        from ..services.kiosk import kiosk_value
+        set_language(self.backend.run(lambda t: kiosk_value(t, "kiosk.language", "da")) or "da")
         self._root.ids.training.text = _("TRÆNING - salg tæller ikke med")  # built before the language
         for name in ("login", "sale"):  # the rest are built the first time they are shown
             self._build_screen(name)
@@ -194,13 +194,12 @@ class TillApp(App):
     # --- session ---------------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        from ..store.settings import get_meta
-        saved = restore(self.backend.run(lambda t: get_meta(t.conn, SESSION_KEY)))
+        from ..services.kiosk import cashier, kiosk_value
+        saved = restore(self.backend.run(lambda t: kiosk_value(t, SESSION_KEY)))
         if saved and saved.get("cashier"):
-            from ..store.settings import cashier as find
-            found = self.backend.run(lambda t: find(t.conn, saved["cashier"]))
+            found = self.backend.run(lambda t: cashier(t, saved["cashier"]))
             if found is not None:
-                self.session = Session(cashier=found[0], basket=saved["basket"],
+                self.session = Session(cashier=found, basket=saved["basket"],
                                        training=saved.get("training", False),
                                        customers=saved.get("customers", 0),
                                        screen=saved.get("screen", "sale"),
@@ -233,12 +232,8 @@ class TillApp(App):
         """Snapshot the counter (cashier, basket, screen) so a restart comes back to it."""
         data = self.session.to_json() if self.session.cashier else ""
 
-        def save(till: Any) -> None:
-            from ..store.db import transaction
-            from ..store.settings import set_meta
-            with transaction(till.conn):
-                set_meta(till.conn, SESSION_KEY, data)
-        self.backend.call(save)
+        from ..services.kiosk import set_kiosk_value
+        self.backend.call(lambda t: set_kiosk_value(t, SESSION_KEY, data))
 
     def _build_screen(self, name: str) -> Any:
         """Screens are built on first use: a cashier who only sells never pays for the settings

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
 def ensure_demo_shop(data: Path) -> Path:
     """A demo shop with two closed days (ending yesterday), sim devices and favourites."""
     from ..services.demo import run_demo
+    from ..services.kiosk import products
+    from ..services.products import favourites, set_favourites
     from ..services.till import open_till
-    from ..store.db import transaction
-    from ..store.settings import get_meta, set_meta
     if not (data / "till.db").exists():
         run_demo(data, 2, end_days_ago=1)
     with open_till(data) as till:
-        if not get_meta(till.conn, "kiosk.favourites"):
-            skus = [r[0] for r in till.conn.execute(
-                "SELECT sku FROM products WHERE sku NOT LIKE 'W%' ORDER BY sku LIMIT 12")]
-            with transaction(till.conn):
-                set_meta(till.conn, "kiosk.favourites", json.dumps(skus))
+        if not favourites(till):  # through the service that owns them: journalled like a manager's
+            set_favourites(till, sorted(p.sku for p in products(till) if not p.sku.startswith("W"))[:12],
+                           "system")
     return data
 
 
@@ -30,16 +27,14 @@ def copy_demo_shop(src: Path, dst: Path) -> Path:
     import shutil
 
     from ..services.devices import set_device, sim_specs
+    from ..services.kiosk import set_kiosk_value
     from ..services.mobilepay_setup import set_mobilepay, sim_spec
     from ..services.till import open_till
-    from ..store.db import transaction
-    from ..store.settings import set_meta
     from .session import SESSION_KEY
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.fifo", "run", "sim"))
     with open_till(dst) as till:
         for role, spec in sim_specs(dst / "sim").items():
             set_device(till, role, spec, "system")
         set_mobilepay(till, sim_spec(till), "system")
-        with transaction(till.conn):
-            set_meta(till.conn, SESSION_KEY, "")
+        set_kiosk_value(till, SESSION_KEY, "")
     return dst

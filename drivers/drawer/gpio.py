@@ -145,7 +145,7 @@ class GpiodPort:
         if self._sensor is None:
             raise DrawerError("this drawer has no sensor line")
         with self._lock:
-            return self._req.get_value(self._sensor) == self._g.line.Value.ACTIVE
+            return bool(self._req.get_value(self._sensor) == self._g.line.Value.ACTIVE)
 
     def wait_sensor_edge(self, timeout_s: float) -> list[tuple[bool, int]]:
         if self._sensor is None or not self._req.wait_edge_events(timeout_s):

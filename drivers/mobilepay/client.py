@@ -163,7 +163,8 @@ class EPaymentClient:
     def __init__(self, base_url: str, *, client_id: str, client_secret: str, subscription_key: str,
                  merchant_serial_number: str, system_name: str = "tillbox", system_version: str,
                  plugin_name: str | None = None, plugin_version: str | None = None, timeout: float = 15.0,
-                 clock: Callable[[], float] = time.monotonic, verify: Any = True):
+                 clock: Callable[[], float] = time.monotonic, verify: Any = True,
+                 transport: httpx.BaseTransport | None = None):
         if not re.fullmatch(r"[0-9]{4,6}", merchant_serial_number):
             raise ValueError("merchant serial number must be 4-6 digits")
         self.base_url = base_url.rstrip("/")
@@ -180,7 +181,8 @@ class EPaymentClient:
         if plugin_version:
             system["Vipps-System-Plugin-Version"] = plugin_version
         self._system_headers = system
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, verify=verify)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, verify=verify,
+                                  transport=transport)  # httpx.MockTransport in unit tests
 
     def __repr__(self) -> str:
         return f"EPaymentClient(base_url={self.base_url!r}, msn={self.merchant_serial_number})"

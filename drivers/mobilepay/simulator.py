@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict
 
 from .client import EPaymentClient
 
@@ -148,6 +148,15 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Credentials(TypedDict):
+    """The simulator's API keys as EPaymentClient's keyword arguments (typed, so `**` unpacking checks)."""
+
+    client_id: str
+    client_secret: str
+    subscription_key: str
+    merchant_serial_number: str
+
+
 class EPaymentSimulator:
     """The ePayment API of one sales unit (MSN) with its API keys, on a free port of 127.0.0.1.
     API keys not given are made up at random (see `credentials()`)."""
@@ -191,10 +200,10 @@ class EPaymentSimulator:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]  # what server_address holds, as (str, int)
         return f"http://{host}:{port}"
 
-    def credentials(self) -> dict[str, str]:
+    def credentials(self) -> Credentials:
         """Keyword arguments for EPaymentClient."""
         return {"client_id": self.client_id, "client_secret": self.client_secret,
                 "subscription_key": self.subscription_key, "merchant_serial_number": self.msn}

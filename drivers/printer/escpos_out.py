@@ -173,7 +173,7 @@ def _module_width(modules: int, dots: int, what: str) -> int:
 def _logo_image(png: bytes, dots: int) -> Image.Image:
     """The logo, scaled down to the paper. Cached: the same logo heads every receipt."""
     try:
-        img = Image.open(io.BytesIO(png))
+        img: Image.Image = Image.open(io.BytesIO(png))
         img.load()
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"logo is not a readable image: {exc}") from exc

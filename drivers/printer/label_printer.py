@@ -20,6 +20,7 @@ import usb.util
 from brother_ql import BrotherQLError
 from brother_ql.backends.helpers import send as brother_send
 
+from .base import LabelPrinter, LabelPrinterUnavailable
 from .brother import (
     DEFAULT_MODEL,
     brother_label_for,
@@ -35,14 +36,6 @@ from .zpl import labels_zpl
 log = logging.getLogger(__name__)
 
 RAW_PORT = 9100
-
-
-class LabelPrinterUnavailable(Exception):
-    pass
-
-
-class LabelPrinter(Protocol):
-    def print_labels(self, labels: list[Label], layout: LabelLayout) -> None: ...
 
 
 class BulkOut(Protocol):
@@ -220,7 +213,8 @@ class BrotherQLPrinter:
 _SPEC_KEYS = {"zpl": {"target", "timeout"}, "brother_ql": {"target", "model", "label"}, "sim": {"dir"}}
 
 
-def open_label_printer(spec: Mapping[str, object]) -> LabelPrinter:
+def open_label_printer(spec: Mapping[str, object],
+                       simulated: Callable[[Path], LabelPrinter] | None = None) -> LabelPrinter:
     """{"kind": "zpl", "target": ...} | {"kind": "brother_ql", "target": ..., "model": ...} |
     {"kind": "sim", "dir": ...}; a wrong spec is a ValueError naming the key."""
     kind = spec.get("kind")
@@ -233,10 +227,10 @@ def open_label_printer(spec: Mapping[str, object]) -> LabelPrinter:
     value = spec.get(required)
     if not isinstance(value, str | Path) or not str(value):
         raise ValueError(f"label printer {kind} needs {required!r}")
-    if kind == "sim":
-        from ..sim.label_printer import SimLabelPrinter  # the twin imports this module's error
-
-        return SimLabelPrinter(Path(value))
+    if kind == "sim":  # the simulated back end is handed in (drivers.backends): drivers never import twins
+        if simulated is None:
+            raise ValueError("label printer kind 'sim' needs the simulated back end (drivers.backends)")
+        return simulated(Path(value))
     if kind == "zpl":
         timeout = spec.get("timeout", 10.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 120:

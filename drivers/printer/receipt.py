@@ -18,9 +18,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 import serial
 import usb.core
@@ -28,11 +26,9 @@ from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Network, Serial, Usb
 
+from .base import UNREACHABLE, PrinterStatus, PrinterUnavailable, ReceiptPrinterPort
 from .document import COLUMNS_BY_PAPER, Document
 from .escpos_out import check_printer, printer_model, profile_columns, render_escpos
-
-if TYPE_CHECKING:
-    from drivers.sim.receipt_printer import SimReceiptPrinter
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +40,6 @@ _TRANSPORT_ERRORS = (OSError, DeviceNotFoundError, usb.core.NoBackendError)  # s
 NETWORK_TIMEOUT_S = 10.0
 USB_TIMEOUT_MS = 10_000
 SERIAL_WRITE_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class PrinterStatus:
-    online: bool
-    paper_low: bool | None  # None: the printer did not say
-    paper_out: bool | None
-    cover_open: bool | None
-    drawer_open: bool | None
-
-
-UNREACHABLE = PrinterStatus(online=False, paper_low=None, paper_out=None, cover_open=None, drawer_open=None)
-
-
-class PrinterUnavailable(Exception):
-    """The job did not reach the printer (the till shows its own Danish message)."""
 
 
 def _status_byte(b: int | None) -> int | None:
@@ -102,7 +82,7 @@ class UrlSerial(Serial):
                 stopbits=self.stopbits, timeout=self.timeout, xonxoff=self.xonxoff, dsrdtr=self.dsrdtr,
                 write_timeout=self.write_timeout)
         except (ValueError, serial.SerialException) as exc:
-            self.device = None
+            self.device = None  # type: ignore[assignment]  # python-escpos types it as open; None is "closed"
             if raise_not_found:
                 raise DeviceNotFoundError(f"Unable to open serial printer on {self.devfile}: {exc}") from exc
             log.error("serial_printer_not_found device=%s error=%s", self.devfile, exc)
@@ -118,7 +98,7 @@ class TcpPrinter(Network):
         try:
             self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
-            self.device = None
+            self.device = None  # type: ignore[assignment]  # python-escpos types it as open; None is "closed"
             if raise_not_found:
                 raise DeviceNotFoundError(f"Could not connect to {self.host}:{self.port}: {exc}") from exc
             log.error("network_printer_not_found host=%s port=%s error=%s", self.host, self.port, exc)
@@ -276,7 +256,9 @@ def _usb_id(spec: Mapping[str, object], key: str) -> int:
     raise ValueError(f"printer spec {key!r} must be a USB id like '04b8', not {value!r}")
 
 
-def open_receipt_printer(spec: Mapping[str, object]) -> ReceiptPrinter | SimReceiptPrinter:
+def open_receipt_printer(spec: Mapping[str, object],
+                         simulated: Callable[[str, str, int, str], ReceiptPrinterPort] | None = None
+                         ) -> ReceiptPrinterPort:
     """A printer from its settings. Validates everything, touches no hardware; a bad spec raises
     ValueError naming the key. Keys: kind (usb | serial | network | sim) and its own keys
     (vendor_id, product_id [, in_ep, out_ep] | device [, baudrate] | host [, port] | dir), plus
@@ -311,10 +293,10 @@ def open_receipt_printer(spec: Mapping[str, object]) -> ReceiptPrinter | SimRece
     except ValueError as exc:
         raise ValueError(f"printer spec 'codepage': {exc}") from exc
 
-    if kind == "sim":
-        from drivers.sim.receipt_printer import SimReceiptPrinter  # the sim imports this module
-
-        return SimReceiptPrinter(_text(spec, "dir"), profile, columns, codepage)
+    if kind == "sim":  # the simulated back end is handed in (drivers.backends): drivers never import twins
+        if simulated is None:
+            raise ValueError("printer spec kind 'sim' needs the simulated back end (drivers.backends)")
+        return simulated(_text(spec, "dir"), profile, columns, codepage)
     if kind == "usb":
         vid, pid = _usb_id(spec, "vendor_id"), _usb_id(spec, "product_id")
         transport: Escpos = Usb(vid, pid, timeout=USB_TIMEOUT_MS, in_ep=_whole(spec, "in_ep", 0x82, 1, 0xFF),

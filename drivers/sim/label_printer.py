@@ -13,9 +13,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..printer.base import LabelPrinterUnavailable
 from ..printer.label import Label, LabelLayout
 from ..printer.label_image import render_label
-from ..printer.label_printer import LabelPrinterUnavailable
 from ..printer.zpl import label_zpl, parse_zpl
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from drivers.printer.base import PrinterStatus, PrinterUnavailable
 from drivers.printer.document import Document
 from drivers.printer.escpos_out import check_printer, codepage_slots, dot_width, render_escpos
 from drivers.printer.escpos_read import Parsed, parse_escpos, render_png, render_text
-from drivers.printer.receipt import PrinterStatus, PrinterUnavailable
 
 log = logging.getLogger(__name__)
 

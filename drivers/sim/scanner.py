@@ -77,7 +77,7 @@ class SimScanner(ThreadedScanner):
             self._deliver_line(line)
             return False
         buffer += data
-        *lines, rest = buffer.split(b"\n")
+        *lines, rest = bytes(buffer).split(b"\n")
         buffer[:] = rest
         for line in lines:
             self._deliver_line(line)

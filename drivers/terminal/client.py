@@ -203,7 +203,7 @@ class TerminalClient:
                             sent["ServiceID"], rejection.event, rejection.details.get("message"))
                 raise TerminalRejected(rejection)
             raise TerminalProtocolError("terminal answered with a request")
-        inner = message["SaleToPOIResponse"]
+        inner: Mapping[str, Any] = message["SaleToPOIResponse"]
         got = inner.get("MessageHeader") or {}
         for k in ("MessageCategory", "SaleID", "ServiceID", "POIID"):
             if got.get(k) != sent[k]:

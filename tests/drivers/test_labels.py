@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
+from drivers import backends
 from drivers.printer import label_image
 from drivers.printer.brother import (
     brother_label_for,
@@ -568,7 +569,7 @@ def test_open_label_printer_kinds_and_bad_specs(tmp_path):
     assert isinstance(open_label_printer({"kind": "zpl", "target": "tcp://10.0.0.5:9100"}), ZebraPrinter)
     brother = open_label_printer({"kind": "brother_ql", "target": "file:///dev/usb/lp0", "model": "QL-700"})
     assert isinstance(brother, BrotherQLPrinter) and brother.model == "QL-700"
-    assert isinstance(open_label_printer({"kind": "sim", "dir": str(tmp_path)}), SimLabelPrinter)
+    assert isinstance(backends.open_label_printer({"kind": "sim", "dir": str(tmp_path)}), SimLabelPrinter)
     for spec, key in [({"kind": "dymo", "target": "x"}, "kind"), ({"kind": "zpl"}, "target"),
                       ({"kind": "zpl", "target": "tcp://h", "speed": 3}, "speed"), ({"kind": "sim"}, "dir"),
                       ({"kind": "brother_ql", "target": "tcp://h", "model": "QL-9"}, "QL-9"),
@@ -584,7 +585,7 @@ def test_sim_printer_writes_png_and_zpl_and_counts_on_after_restart(tmp_path):
     folder = tmp_path / "labels"
     layout = LabelLayout(dpi=203)
     first = [label(), label(name="Ærø røget ål", ean13=CODES[1])]
-    open_label_printer({"kind": "sim", "dir": str(folder)}).print_labels(first, layout)
+    backends.open_label_printer({"kind": "sim", "dir": str(folder)}).print_labels(first, layout)
     assert sorted(p.name for p in folder.iterdir()) == [
         f"0001-{PRICE_CODE}.png", "0001.zpl", f"0002-{CODES[1]}.png", "0002.zpl"]
     png = Image.open(folder / f"0002-{CODES[1]}.png")

@@ -16,6 +16,7 @@ import zxingcpp
 from escpos.printer import Dummy, Network, Usb
 from PIL import Image, ImageDraw
 
+from drivers import backends
 from drivers.printer.document import Barcode, Document, Feed, Logo, Text
 from drivers.printer.escpos_out import codepage_slots, dot_width, render_escpos
 from drivers.printer.escpos_read import (
@@ -469,7 +470,7 @@ def test_columns_follow_the_paper_and_the_head(extra: dict[str, object], columns
 # --- the simulated printer ------------------------------------------------------------------
 
 def test_sim_printer_writes_text_picture_and_kicks(tmp_path: Path) -> None:
-    sim = open_receipt_printer({"kind": "sim", "dir": str(tmp_path / "paper")})
+    sim = backends.open_receipt_printer({"kind": "sim", "dir": str(tmp_path / "paper")})
     assert isinstance(sim, SimReceiptPrinter)
     sim.send(sim.render(receipt(kick=2)))
     sim.send(sim.render(receipt(kick=None)))

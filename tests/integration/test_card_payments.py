@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.services import payments
+from appliance.services import payment_journal, payments
 from drivers.terminal.client import TerminalClient, TerminalError
 from drivers.terminal.security import SharedKey
 from drivers.terminal.simulator import TerminalSimulator
@@ -72,7 +72,7 @@ def test_an_answer_lost_after_approval_is_found_by_status(till, terminal) -> Non
 def test_a_crash_before_the_outcome_is_settled_at_start_up(till, terminal) -> None:
     _sim, client = terminal
     service_id = payments.new_service_id()
-    payments._intent(till, "anna", "payment", service_id, 5000, "S4")
+    payment_journal.record_intent(till, "anna", "payment", service_id, 5000, "S4")
     client.pay(service_id, "S4", 5000)  # the terminal approved; the till "crashed" before journalling it
     assert [i["service_id"] for i in payments.open_intents(till)] == [service_id]
     [settled] = payments.recover(till, client)
@@ -90,7 +90,7 @@ def test_randomized_fault_campaign_journal_and_ledger_agree(till, terminal) -> N
         amount = rng.randint(100, 500_000)
         if rng.random() < 0.1:  # the till dies between the intent and the outcome
             service_id = payments.new_service_id()
-            payments._intent(till, "anna", "payment", service_id, amount, f"S{n}")
+            payment_journal.record_intent(till, "anna", "payment", service_id, amount, f"S{n}")
             try:
                 client.pay(service_id, f"S{n}", amount)
             except TerminalError:

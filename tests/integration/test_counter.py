@@ -215,7 +215,7 @@ def test_no_sale_and_cash_movements_pulse_and_journal(till, sim) -> None:
 
 def test_a_drawer_that_fails_is_journalled_as_failed(till) -> None:
     from drivers.drawer.kick import KickDrawer
-    from drivers.printer.receipt import PrinterUnavailable
+    from drivers.printer.base import PrinterUnavailable
 
     def dead_printer(_data: bytes) -> None:
         raise PrinterUnavailable("printer gone")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from appliance.services import mobilepay, payments
+from appliance.services import mobilepay, payment_journal, payments
 from tests.integration.conftest import MOBILEPAY_QR as QR
 
 
@@ -70,7 +70,7 @@ def test_a_crash_between_capture_and_its_record_does_not_capture_twice(till, mp)
     ref = mobilepay.start(till, client, 3000, "anna", "S5", personal_qr=QR)
     fake.approve(ref)
     key = "capture-key-journalled-first"
-    payments._intent(till, "anna", "capture", f"{ref}/capture", 3000, ref, method="mobilepay", capture_key=key)
+    payment_journal.record_intent(till, "anna", "capture", f"{ref}/capture", 3000, ref, method="mobilepay", capture_key=key)
     client.capture(ref, 3000, key)  # the till dies here, before journalling the outcome
     mobilepay.recover(till, client)
     assert client.get_payment(ref).captured_ore == 3000

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from appliance.services import mobilepay, payments
+from appliance.services import mobilepay, payment_journal, payments
 from drivers.mobilepay.client import EPaymentClient
 from tests.fakes.epayment import FakeEPayment
 from tests.integration.conftest import MOBILEPAY_QR as QR
@@ -115,7 +115,7 @@ def test_crash_after_sending_recover_does_not_refund_again(till, mp) -> None:
     fake, client = mp
     ref = paid(till, fake, client, 2_000)
     key = "refund-key-journalled-first"
-    payments._intent(till, "bo", "refund", f"{ref}/refund/x", 2_000, "R1", original=ref, method="mobilepay",
+    payment_journal.record_intent(till, "bo", "refund", f"{ref}/refund/x", 2_000, "R1", original=ref, method="mobilepay",
                      refund_key=key)
     client.refund(ref, 2_000, key)  # the till dies here, before journalling the answer
     [settled] = mobilepay.recover(till, client)
@@ -128,7 +128,7 @@ def test_crash_after_sending_recover_does_not_refund_again(till, mp) -> None:
 def test_crash_before_sending_recover_refunds_once(till, mp) -> None:
     fake, client = mp
     ref = paid(till, fake, client, 2_000)
-    payments._intent(till, "bo", "refund", f"{ref}/refund/y", 1_200, "R1", original=ref, method="mobilepay",
+    payment_journal.record_intent(till, "bo", "refund", f"{ref}/refund/y", 1_200, "R1", original=ref, method="mobilepay",
                      refund_key="refund-key-never-sent")
     [settled] = mobilepay.recover(till, client)
     assert settled.approved
@@ -157,10 +157,10 @@ def test_without_keys_in_the_event_log_the_refunded_amount_decides(till, mp) -> 
     assert mobilepay.refund(till, client, ref, 1_000, "bo", "R1").approved
     blind = NoKeysInEvents(fake.url, **fake.credentials(), system_version="0.1.0", timeout=5.0)
     try:
-        payments._intent(till, "bo", "refund", f"{ref}/refund/z", 700, "R2", original=ref,
+        payment_journal.record_intent(till, "bo", "refund", f"{ref}/refund/z", 700, "R2", original=ref,
                          method="mobilepay", refund_key="k-sent-before-crash")
         client.refund(ref, 700, "k-sent-before-crash")
-        payments._intent(till, "bo", "refund", f"{ref}/refund/w", 300, "R3", original=ref,
+        payment_journal.record_intent(till, "bo", "refund", f"{ref}/refund/w", 300, "R3", original=ref,
                          method="mobilepay", refund_key="k-never-sent")
         settled = mobilepay.recover(till, blind)
     finally:

@@ -18,6 +18,7 @@ from appliance.services import uploader as up
 from appliance.services.closing import close_day, list_reports, z_posting_plan
 from appliance.services.selling import sell
 from appliance.services.setup import set_account
+from appliance.store.transfers import AUTO_TRANSFER_KEY
 from tests.conftest import make_till
 from tests.fakes.dinero import FakeDinero
 
@@ -270,7 +271,7 @@ def test_two_shops_post_to_their_own_organizations(tmp_path, clock, dinero) -> N
 
 def test_auto_transfer_off_leaves_days_unsent_until_asked(till, clock, dinero) -> None:
     from appliance.store.settings import set_meta
-    set_meta(till.conn, up.AUTO_TRANSFER_KEY, "0")
+    set_meta(till.conn, AUTO_TRANSFER_KEY, "0")
     connect(till, dinero)
     [z] = trade_and_close(till, clock)
     assert list_reports(till)[0]["state"] == "not_sent"

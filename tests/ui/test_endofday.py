@@ -169,8 +169,9 @@ def test_closing_without_the_transfer_queues_nothing_and_keeps_the_setting(till)
     """Unticking "Overfør til Dinero" is for that close only (on a till of its own: the kiosk's
     today is closed once, by the test above)."""
     from appliance.services.cash import move_cash
-    from appliance.services.uploader import AUTO_TRANSFER_KEY, auto_transfer
+    from appliance.services.uploader import auto_transfer
     from appliance.store.settings import get_meta
+    from appliance.store.transfers import AUTO_TRANSFER_KEY
     from appliance.ui.screens.endofday import do_close
     move_cash(till, "float", "500.00", "Startbeholdning", "bo")
     result = do_close(till, {50000: 1}, 0, "bo", False, None)

@@ -218,3 +218,10 @@ def test_catalog_takes_an_optional_content_column_and_names_a_bad_one() -> None:
         parse_catalog_csv("sku,barcode,name,price,vat_rate,group,content\n"
                           "JAM,5701234567943,Syltetøj,24.95,25,Kolonial,400 g\n"
                           "BAG,,Pose,1.00,25,Diverse,3 pund\n")
+
+
+@pytest.mark.parametrize("percent", ["NaN", "sNaN", "-NaN", "Infinity", "-inf"])
+def test_a_discount_percent_that_is_not_a_number_is_refused_as_such(percent: str) -> None:
+    """Decimal takes these; comparing a NaN raises InvalidOperation, which must never escape."""
+    with pytest.raises(BasketError, match="discount percent"):
+        Discount.parse({"percent": percent})

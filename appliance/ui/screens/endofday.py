@@ -143,10 +143,8 @@ def fill_rows(grid: Any, rows: list[tuple[str, str]], warn: tuple[str, ...] = ()
 
 def queue_report_print(till: Any, journal_nr: int, queue: Any) -> int:
     """A report print job (X or Z, by its journal entry); the print queue prints it off this thread."""
-    from ...services.printing import enqueue
-    from ...store.db import transaction
-    with transaction(till.conn):
-        job = enqueue(till.conn, "report", till.now().isoformat(), journal_nr)
+    from ...services.printing import queue_job
+    job = queue_job(till, "report", journal_nr)
     if queue is not None:
         queue.wake()
     return job

@@ -20,10 +20,10 @@ class LoginScreen(Screen):
     first_run = BooleanProperty(False)  # a fresh box: no cashiers yet, the installer makes a manager
 
     def on_pre_enter(self, *_args: Any) -> None:
-        from ...store.settings import cashiers
+        from ...services.kiosk import cashiers
         app = App.get_running_app()
         self.ids.pad.text = ""
-        app.backend.call(lambda t: [(c.id, c.name) for c in cashiers(t.conn)], done=self._show)
+        app.backend.call(lambda t: [(c.id, c.name) for c in cashiers(t)], done=self._show)
 
     def _show(self, people: list[tuple[str, str]]) -> None:
         from ..widgets import TouchButton

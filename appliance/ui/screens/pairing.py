@@ -11,6 +11,7 @@ and are emptied as soon as the login is saved."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -152,42 +153,35 @@ def problem_text(problem: dict[str, Any]) -> str:
 
 def load_setup(till: Any) -> dict[str, Any]:
     from ...dinero.tokens import LoginNeeded, TokenStore
-    from ...store.settings import get_meta
+    from ...services.kiosk import kiosk_value
     try:
         record = TokenStore(till.data_dir).load() or {}
     except LoginNeeded:
         record = {}
-    return {"relay_url": get_meta(till.conn, RELAY_KEY, DEFAULT_RELAY) or DEFAULT_RELAY,
-            "api_base": get_meta(till.conn, API_KEY, DEFAULT_API) or DEFAULT_API,
-            "auth_url": get_meta(till.conn, AUTH_KEY, DEFAULT_AUTH) or DEFAULT_AUTH,
+    return {"relay_url": kiosk_value(till, RELAY_KEY, DEFAULT_RELAY) or DEFAULT_RELAY,
+            "api_base": kiosk_value(till, API_KEY, DEFAULT_API) or DEFAULT_API,
+            "auth_url": kiosk_value(till, AUTH_KEY, DEFAULT_AUTH) or DEFAULT_AUTH,
             "org_name": str(record.get("org_name") or "") if record.get("org_id") else "",
             "kind": str(record.get("kind") or "")}
 
 
 def save_relay_url(till: Any, url: str, who: str) -> None:
-    from ...store.db import transaction
-    from ...store.settings import get_meta, set_meta
-    if get_meta(till.conn, RELAY_KEY, DEFAULT_RELAY) == url:
-        return
-    with transaction(till.conn):
-        set_meta(till.conn, RELAY_KEY, url)
-        till.journal.append("settings_change", who, {"key": RELAY_KEY, "value": url})
+    from ...services.kiosk import change_setting
+    change_setting(till, RELAY_KEY, url, who, DEFAULT_RELAY)
 
 
 def print_test(till: Any, print_queue: Any) -> int:
     from ...cli_devices import test_document
-    from ...services.printing import enqueue
-    from ...store.db import transaction
-    with transaction(till.conn):
-        job = enqueue(till.conn, "document", till.now().isoformat(), None, test_document(till))
+    from ...services.printing import queue_job
+    job = queue_job(till, "document", None, test_document(till))
     if print_queue is not None:
         print_queue.wake()
     return job
 
 
 def print_job_state(till: Any, job: int) -> tuple[str, str | None]:
-    row = till.conn.execute("SELECT state, last_error FROM print_jobs WHERE id = ?", (job,)).fetchone()
-    return (row[0], row[1]) if row else ("missing", None)
+    from ...services.printing import job_state
+    return job_state(till.conn, job)
 
 
 # --- the screen ---------------------------------------------------------------------------------
@@ -326,7 +320,7 @@ class PairingScreen(Screen):
             return
         except Exception as exc:  # shown in Danish; the type only in the log (never a secret)
             log.info("event=pairing_screen_failed error=%s", type(exc).__name__)
-            later(lambda err=exc: self._failed(err, "relay"))
+            later(functools.partial(self._failed, exc, "relay"))  # exc is unbound after this block
             return
         later(lambda: self._connected(record))
 

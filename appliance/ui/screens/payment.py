@@ -284,6 +284,7 @@ class PaymentScreen(Screen):
     dialog_status = StringProperty("")
     dialog_mode = StringProperty("wait")   # wait | training | signature | busy | mp_entry | mp_wait
     mp_qr_url = StringProperty("")         # the MobilePay QR the customer scans (the till shows it)
+    enabled_tenders: list[str]             # the tender buttons shown (set in on_kv_post, show_tenders)
 
     @property
     def tenders(self) -> list[dict[str, Any]]:

@@ -92,7 +92,7 @@ class ReportsScreen(Screen):
     def _state(self, z: int) -> None:
         row = next((r for r in self.reports if r["z_number"] == z), None)
         self.state_text = _("Dinero: {state}").format(state=state_line(row)) if row else ""
-        self.state_failed = bool(row) and row["state"] == "failed"
+        self.state_failed = bool(row and row["state"] == "failed")
 
     def open(self, z_number: int) -> None:
         app = App.get_running_app()

@@ -4,7 +4,6 @@ the selected line (the newest, unless another is tapped)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kivy.app import App
@@ -15,7 +14,6 @@ from ...domain.basket import BasketError, Discount
 from ...domain.money import format_dkk
 from ..i18n import _
 
-FAVOURITES_KEY = "kiosk.favourites"
 KEYS_PER_PAGE = 24
 SCAN_WAIT_S = 0.02
 
@@ -38,8 +36,8 @@ class SaleScreen(Screen):
 
     def on_pre_enter(self, *_args: Any) -> None:
         app = App.get_running_app()
-        from ...store.catalog import groups
-        app.backend.call(lambda t: groups(t.conn), done=self._groups)
+        from ...services.kiosk import product_groups
+        app.backend.call(product_groups, done=self._groups)
         self.refresh()
 
     def _groups(self, names: list[str]) -> None:
@@ -58,18 +56,17 @@ class SaleScreen(Screen):
     # --- product keys and search ------------------------------------------------------------------
 
     def show_group(self, group: str) -> None:
-        from ...store.catalog import select_products
-        from ...store.settings import get_meta
+        from ...services.kiosk import products
+        from ...services.products import favourites
         self.group = group
         app = App.get_running_app()
 
         def load(t: Any) -> list[tuple[str, str, str]]:
             if group:
-                products = select_products(t.conn, group=group)
+                shown = products(t, group=group)
             else:
-                favs = json.loads(get_meta(t.conn, FAVOURITES_KEY) or "[]")
-                products = [p for sku in favs for p in select_products(t.conn, sku=sku)]
-            return [(p.sku, p.name, format_dkk(p.price, suffix=False)) for p in products[:KEYS_PER_PAGE]]
+                shown = favourites(t)
+            return [(p.sku, p.name, format_dkk(p.price, suffix=False)) for p in shown[:KEYS_PER_PAGE]]
         app.backend.call(load, done=self._keys)
 
     def _keys(self, keys: list[tuple[str, str, str]]) -> None:
@@ -91,21 +88,17 @@ class SaleScreen(Screen):
         app = App.get_running_app()
 
         def find(t: Any) -> list[tuple[str, str, str]]:
-            like = f"%{text}%"
-            rows = t.conn.execute(
-                "SELECT DISTINCT p.sku, p.name, p.price FROM products p "
-                "LEFT JOIN barcodes b ON b.sku = p.sku "
-                "WHERE p.name LIKE ? OR p.sku = ? OR b.code = ? ORDER BY p.name LIMIT ?",
-                (like, text, text, KEYS_PER_PAGE)).fetchall()
-            return [(sku, name, format_dkk(price, suffix=False)) for sku, name, price in rows]
+            from ...services.kiosk import search_products
+            return [(sku, name, format_dkk(price, suffix=False))
+                    for sku, name, price in search_products(t, text, KEYS_PER_PAGE)]
         app.backend.call(find, done=self._keys)
 
     # --- adding --------------------------------------------------------------------------------
 
     def add_sku(self, sku: str) -> None:
-        from ...store.catalog import by_sku
+        from ...services.kiosk import product_by_sku
         app = App.get_running_app()
-        app.backend.call(lambda t: by_sku(t.conn, sku), done=lambda p: self._add(p, {}))
+        app.backend.call(lambda t: product_by_sku(t, sku), done=lambda p: self._add(p, {}))
 
     def on_scan(self, code: str) -> None:
         """A lookup is a primary-key probe: the line is painted in this frame when the worker answers

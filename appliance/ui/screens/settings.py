@@ -130,8 +130,8 @@ class ManagerGate(Section):
 
     def load(self) -> None:
         from ...domain.roles import Role
-        from ...store.settings import cashiers
-        self.call(lambda t: [(c.id, c.name) for c in cashiers(t.conn) if c.role is Role.MANAGER],
+        from ...services.kiosk import cashiers
+        self.call(lambda t: [(c.id, c.name) for c in cashiers(t) if c.role is Role.MANAGER],
                   done=self._managers)
 
     def _managers(self, managers: list[tuple[str, str]]) -> None:
@@ -167,8 +167,8 @@ class ManagerGate(Section):
 
 class ShopSection(Section):
     def load(self) -> None:
-        from ...store.settings import shop
-        self.call(lambda t: shop(t.conn), done=self._fill)
+        from ...services.kiosk import shop
+        self.call(shop, done=self._fill)
 
     def _fill(self, values: dict[str, str]) -> None:
         self.ids.shop_name.text = values.get("shop_name", "")
@@ -199,14 +199,14 @@ class ProductList(Section):
             _app().notify(_("Ingen varer fundet."))
 
     def on_scan(self, code: str) -> None:
-        from ...store.catalog import by_barcode
+        from ...services.kiosk import product_by_barcode
 
         def found(p: Any) -> None:
             if p is None:
                 self.screen.open_product(None, code)
             else:
                 self.screen.open_product(p.sku)
-        self.call(lambda t: by_barcode(t.conn, code), done=found)
+        self.call(lambda t: product_by_barcode(t, code), done=found)
 
 
 class ProductForm(Section):
@@ -216,12 +216,12 @@ class ProductForm(Section):
     groups = ListProperty([])
     label_sku = StringProperty("")  # set after a price change: "Print ny hyldeetiket" is offered
 
-    def load(self, sku: str | None = None, barcode: str = "") -> None:  # type: ignore[override]
+    def load(self, sku: str | None = None, barcode: str = "") -> None:
+        from ...services.kiosk import product_groups
         from ...services.products import next_sku, product
-        from ...store.catalog import groups
 
         def fetch(t: Any) -> tuple[Any, str, list[str]]:
-            return (product(t, sku) if sku else None), (sku or next_sku(t)), groups(t.conn)
+            return (product(t, sku) if sku else None), (sku or next_sku(t)), product_groups(t)
         self.call(fetch, done=lambda r: self._fill(r[0], r[1], r[2], barcode))
 
     def _fill(self, p: Any, sku: str, groups: list[str], barcode: str) -> None:
@@ -369,9 +369,8 @@ class AccountsSection(Section):
     result = StringProperty("")
 
     def load(self) -> None:
-        from ...store.catalog import groups
-        from ...store.settings import accounts
-        self.call(lambda t: (accounts(t.conn), groups(t.conn)), done=self._fill)
+        from ...services.kiosk import accounts, product_groups
+        self.call(lambda t: (accounts(t), product_groups(t)), done=self._fill)
 
     def _fill(self, data: tuple[dict[str, int], list[str]]) -> None:
         from kivy.factory import Factory
@@ -748,15 +747,13 @@ class DevicesSection(Section):
 
     def test_printer(self) -> None:
         from ...cli_devices import test_document
-        from ...services.printing import enqueue
-        from ...store.db import transaction
+        from ...services.printing import queue_job
         queue = _app().backend.print_queue
 
         def run(t: Any) -> Any:
             if queue is None:
                 return None
-            with transaction(t.conn):
-                enqueue(t.conn, "document", t.now().isoformat(), None, test_document(t))
+            queue_job(t, "document", None, test_document(t))
             return queue.pump()
 
         def done(state: Any) -> None:
@@ -824,8 +821,8 @@ class CashiersSection(Section):
     editing = BooleanProperty(False)
 
     def load(self) -> None:
-        from ...store.settings import cashiers
-        self.call(lambda t: [(c.id, c.name, c.role.value) for c in cashiers(t.conn)], done=self._list)
+        from ...services.kiosk import cashiers
+        self.call(lambda t: [(c.id, c.name, c.role.value) for c in cashiers(t)], done=self._list)
 
     def _list(self, people: list[tuple[str, str, str]]) -> None:
         self.people = {cid: (name, role) for cid, name, role in people}
@@ -846,9 +843,9 @@ class CashiersSection(Section):
 
     def save(self) -> None:
         from ...domain.roles import Role
+        from ...services.kiosk import cashiers
         from ...services.products import ProductError
         from ...services.setup import add_cashier
-        from ...store.settings import cashiers
         app = _app()
         cid, name = self.ids.cid.text.strip(), self.ids.name.text.strip()
         pin, role = self.ids.pad.text, self.role
@@ -861,7 +858,7 @@ class CashiersSection(Section):
         who = self.screen.who
 
         def run(t: Any) -> Any:
-            managers = [c.id for c in cashiers(t.conn) if c.role is Role.MANAGER]
+            managers = [c.id for c in cashiers(t) if c.role is Role.MANAGER]
             if role != "manager" and managers == [cid]:
                 raise ProductError("Der skal være mindst én leder.")
             return add_cashier(t, cid, name, role, pin, who)
