@@ -20,7 +20,7 @@ from drivers.printer.document import Barcode, Document, Feed, Text
 from .services import devices as dev
 from .services.drawer import open_drawer
 from .services.labels import plan_labels, print_labels
-from .services.printing import LOGO_FILE, PrintQueue, enqueue, pending_jobs
+from .services.printing import LOGO_FILE, PrintQueue, pending_jobs, queue_job
 from .services.till import Till
 from .store import settings
 from .store.db import transaction
@@ -47,8 +47,7 @@ def print_job(till: Till, kind: str, ref: int | None = None, document: Document 
     with counter(till, ("printer",)) as (_devices, queue):
         if queue is None:
             raise DeviceCommandError("no receipt printer is set up (till hw set printer ... or till hw sim)")
-        with transaction(till.conn):
-            job = enqueue(till.conn, kind, till.now().isoformat(), ref, document)
+        job = queue_job(till, kind, ref, document)
         return {"job": job, **queue.pump().to_json()}
 
 

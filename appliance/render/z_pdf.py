@@ -338,12 +338,8 @@ def _metadata(pdf: FPDF, report: Mapping, shop: Mapping, anchor: Anchor | None) 
     pdf.set_author(str(shop.get("shop_name", "")))
     pdf.set_creator("Tillbox")
     pdf.set_lang("da")
-    last = report.get("last_transaction")
     if anchor is not None:  # read back from Dinero by `till journal verify --against-dinero`
         pdf.set_keywords(anchor.keywords())
-    elif last:  # the whole signature, for a check against the till's journal (SAF-T's chain)
-        pdf.set_keywords(f"kasse {last.get('register_id', '')} sidste transaktion {last['nr']} "
-                         f"signatur {last['signature']}")
     try:  # the same report gives the same bytes
         pdf.set_creation_date(datetime.fromisoformat(str(report.get("period_end"))))
     except ValueError:

@@ -6,13 +6,11 @@ import json
 import logging
 from dataclasses import replace
 
-from ..dinero.ledger import ledger_id
 from ..domain.anchors import anchor_of
 from ..domain.journal import Entry
 from ..domain.money import MoneyError, parse_kroner
 from ..domain.posting import AccountMap, posting_plan
 from ..domain.reports import DENOMINATIONS, Report, ReportContext, build_report, report_json
-from ..domain.signing import certificate_fingerprint
 from ..store import cash_transactions, catalog, settings, transfers
 from ..store.db import transaction
 from ..store.journal import entries, entry
@@ -170,8 +168,7 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
         # the PDF in Dinero) then shows what a cut-off journal would have lost.
         data["last_transaction"] = None if anchor is None else {
             "nr": int(anchor.tx.nr), "signature": anchor.signature, "register_id": anchor.tx.register_id}
-        pem = settings.certificate_pem(till.conn, till.journal.signer.key_version)
-        data["certificate_sha256"] = None if pem is None else certificate_fingerprint(pem.encode())
+        data["certificate_sha256"] = settings.certificate_sha256(till.conn, till.journal.signer.key_version)
         e = till.journal.append("z_report", who, data, report.net_sales,
                                 report.net_sales - sum(v["vat"] for v in report.vat.values()))
         till.conn.execute(
@@ -181,9 +178,7 @@ def close_day(till: Till, counted_cash: str | None, to_bank: str | None = None,
              None if anchor is None else int(anchor.tx.nr)))
         queued = transfers.auto_transfer(till.conn) if transfer is None else transfer
         if queued:  # "Transfer to Dinero" is on by default: queued with the close, or not at all
-            cvr = settings.get_meta(till.conn, "cvr") or ""
-            transfers.queue_post(till.conn, ctx.number, ledger_id(cvr, till.register_id, ctx.number, 1),
-                                 ctx.period_end)
+            transfers.queue_post(till.conn, till.register_id, ctx.number, ctx.period_end)
     if render_pdf:  # after the commit: the write lock is not held while fpdf loads and draws
         store_pdf(till, ctx.number, data)
     if queued:

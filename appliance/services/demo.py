@@ -14,14 +14,13 @@ from pathlib import Path
 from ..domain.barcodes import gtin_check_digit, zero_variable_part
 from ..domain.money import format_kroner, parse_kroner
 from ..store import catalog
-from ..store.db import transaction
 from ..store.journal import last_nr
 from .cash import move_cash, no_sale
 from .checkout import complete_return, complete_sale
 from .closing import close_day, x_figures, x_report, z_journal_nr
 from .devices import Devices, open_devices, set_device, sim_specs
 from .mobilepay_setup import set_mobilepay, sim_spec
-from .printing import PrintQueue, enqueue
+from .printing import PrintQueue, queue_job
 from .selling import SaleError
 from .setup import add_cashier, import_catalog, init_shop, set_account
 from .till import TZ, ManualClock, Till, open_till
@@ -171,8 +170,7 @@ def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int,
     to_bank = max(0, counted - OPENING_FLOAT)
     z = close_day(till, format_kroner(counted), format_kroner(to_bank), cashier_id="bo")
     if queue is not None:
-        with transaction(till.conn):
-            enqueue(till.conn, "report", till.now().isoformat(), z_journal_nr(till, z["z_number"]))
+        queue_job(till, "report", z_journal_nr(till, z["z_number"]))
         queue.pump()
     return z
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from ..domain.signing import certificate_fingerprint, key_pem, new_key, self_signed_certificate
+from ..domain.signing import certificate_fingerprint
 from ..store import settings
 from ..store.db import transaction
-from ..store.keys import check_pair, key_path, load_signer, write_private
-from .setup import SetupError, check_valid_now
+from ..store.keys import key_path, load_signer, write_private
+from .setup import SetupError, signing_pair
 from .till import Till
 
 log = logging.getLogger(__name__)
@@ -23,25 +23,13 @@ log = logging.getLogger(__name__)
 def rotate_key(till: Till, who: str = "system", certificate: bytes | None = None,
                key: bytes | None = None) -> dict:
     """Install a new key (an OCES pair, or a new self-signed one) as the next key version."""
-    if (certificate is None) != (key is None):
-        raise SetupError("an OCES certificate needs its key, and the key its certificate")
     old = till.journal.signer.key_version
     if old != settings.current_key_version(till.conn):
         raise SetupError("the till is not signing with its newest key version; restart it first")
     version = old + 1
-    if certificate is not None and key is not None:
-        try:
-            check_pair(key, certificate)
-        except ValueError as exc:
-            raise SetupError(str(exc)) from exc
-        check_valid_now(certificate, till.now())
-        pem, cert, kind = key, certificate, "oces"
-    else:
-        shop = settings.shop(till.conn)
-        private = new_key()
-        pem, kind = key_pem(private), "self-signed"
-        cert = self_signed_certificate(private, shop.get("shop_name", ""), shop.get("cvr", ""),
-                                       till.register_id, till.now())
+    shop = settings.shop(till.conn)
+    pem, cert, kind = signing_pair(certificate, key, shop["shop_name"], shop["cvr"], till.register_id,
+                                   till.now())
     path = key_path(till.data_dir, version)
     path.unlink(missing_ok=True)  # left by a rotation that crashed before its entry: it never signed
     write_private(path, pem)

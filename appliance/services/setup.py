@@ -37,22 +37,13 @@ def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: s
         raise SetupError("shop name and address are required")
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,36}", register_id):
         raise SetupError("register id must be 1-36 letters, digits, '.', '_' or '-'")
-    if (certificate is None) != (key is None):
-        raise SetupError("an OCES certificate needs its key, and the key its certificate")
+    oces_given(certificate, key)  # before anything is created
     conn = connect(data, create=True)
     try:
         if settings.get_meta(conn, "cvr"):
             raise SetupError(f"{data} already holds an initialised till")
-        if certificate is not None and key is not None:
-            check_pair(key, certificate)
-            check_valid_now(certificate, (clock or system_clock)())
-            pem, kind = key, "oces"
-            cert = certificate
-        else:
-            private = new_key()
-            pem, kind = key_pem(private), "self-signed"
-            cert = self_signed_certificate(private, shop_name, cvr, register_id,
-                                           clock() if clock is not None else None)
+        pem, cert, kind = signing_pair(certificate, key, shop_name, cvr, register_id,
+                                       clock() if clock is not None else None)
         kp = key_path(data, 1)
         if kp.exists():
             raise SetupError(f"a journal key already exists at {kp}; refusing to overwrite it")
@@ -71,6 +62,29 @@ def init_shop(data: Path, shop_name: str, cvr: str, address: str, register_id: s
             "register_id": register_id, "certificate": kind,
             "certificate_sha256": certificate_fingerprint(cert)})  # pinned: verify holds key_versions to it
     return till
+
+
+def oces_given(certificate: bytes | None, key: bytes | None) -> bool:
+    """An OCES certificate and its key were given (False: neither, so a self-signed one is made)."""
+    if (certificate is None) != (key is None):
+        raise SetupError("an OCES certificate needs its key, and the key its certificate")
+    return certificate is not None
+
+
+def signing_pair(certificate: bytes | None, key: bytes | None, shop_name: str, cvr: str, register_id: str,
+                 now: datetime | None) -> tuple[bytes, bytes, str]:
+    """(key PEM, certificate PEM, kind) to sign with: the OCES pair given, checked to belong together
+    and to be valid now, or a new key with a self-signed certificate. At init and at every rotation."""
+    if oces_given(certificate, key):
+        assert certificate is not None and key is not None
+        try:
+            check_pair(key, certificate)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from exc
+        check_valid_now(certificate, now or system_clock())
+        return key, certificate, "oces"
+    private = new_key()
+    return key_pem(private), self_signed_certificate(private, shop_name, cvr, register_id, now), "self-signed"
 
 
 def check_valid_now(certificate: bytes, now: datetime) -> None:

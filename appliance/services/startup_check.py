@@ -17,9 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def key_matches_certificate(till: Till) -> bool:
-    row = till.conn.execute("SELECT certificate FROM key_versions WHERE version = ?",
-                            (settings.current_key_version(till.conn),)).fetchone()
-    return row is not None and till.journal.signer.public_key_der() == certificate_key_der(row[0].encode())
+    pem = settings.certificate_pem(till.conn, settings.current_key_version(till.conn))
+    return pem is not None and till.journal.signer.public_key_der() == certificate_key_der(pem.encode())
 
 
 def check_on_start(till: Till) -> ChainReport:

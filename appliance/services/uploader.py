@@ -54,12 +54,6 @@ def auto_transfer(till: Till) -> bool:
     return transfers.auto_transfer(till.conn)
 
 
-def queue_post(till: Till, z_number: int, when: str) -> int:
-    """Queue a Z's first transfer, inside the caller's transaction (the close's own)."""
-    cvr = get_meta(till.conn, "cvr") or ""
-    return transfers.queue_post(till.conn, z_number, ledger_id(cvr, till.register_id, z_number, 1), when)
-
-
 def request_send(till: Till, z_number: int) -> dict[str, Any]:
     """`till reports send Z`: a Z never sent (or failed) is queued again as it is; a sent one gets
     a resend, which updates a draft in place or reverses a booked item and posts it anew."""
@@ -81,7 +75,7 @@ def request_send(till: Till, z_number: int) -> dict[str, Any]:
                     "last_error = NULL, lines = NULL WHERE id = ?", (failed[-1][0],))
                 row_id = failed[-1][0]
             else:
-                row_id = queue_post(till, z_number, now)
+                row_id = transfers.queue_post(till.conn, till.register_id, z_number, now)
         else:
             revision = max(r[1] for r in rows) + 1
             cvr = get_meta(till.conn, "cvr") or ""

@@ -9,19 +9,9 @@ from __future__ import annotations
 import sqlite3
 
 from ..domain.anchors import Anchor, signature_hash
-from ..domain.signing import certificate_fingerprint
 from .journal import entry, last_nr
-
-
-def _sent_here(conn: sqlite3.Connection, z_number: int) -> bool:
-    """This till.db itself once sent that Z to Dinero."""
-    return conn.execute("SELECT 1 FROM dinero_transfers WHERE z_number = ? "
-                        "AND state IN ('sent', 'superseded')", (z_number,)).fetchone() is not None
-
-
-def _certificate(conn: sqlite3.Connection, version: int) -> str | None:
-    row = conn.execute("SELECT certificate FROM key_versions WHERE version = ?", (version,)).fetchone()
-    return None if row is None else certificate_fingerprint(str(row[0]).encode())
+from .settings import certificate_sha256
+from .transfers import was_sent
 
 
 def _tx_signature(conn: sqlite3.Connection, register_id: str, nr: int) -> str | None:
@@ -36,7 +26,7 @@ def problem(conn: sqlite3.Connection, a: Anchor) -> str | None:
     e = entry(conn, a.journal_nr)
     if e is None:
         end = last_nr(conn)
-        if _sent_here(conn, z):
+        if was_sent(conn, z):  # this till.db itself once sent that Z
             return (f"Dinero holds Z {z} (journal entry {a.journal_nr}, cash transaction {a.last_tx_nr}), "
                     f"but this journal ends at entry {end}: entries were cut off its end")
         return (f"Dinero holds Z {z} (journal entry {a.journal_nr}), which this till.db never sent and does "
@@ -44,7 +34,7 @@ def problem(conn: sqlite3.Connection, a: Anchor) -> str | None:
     if e.kind != "z_report" or int(e.data().get("z_number", 0)) != z:
         return f"journal entry {a.journal_nr} is not Z {z} as Dinero holds it: the journal was rewritten"
     if signature_hash(e.signature) != a.journal_signature_sha256:
-        local = _certificate(conn, e.key_version)
+        local = certificate_sha256(conn, e.key_version)
         if a.certificate_sha256 and local != a.certificate_sha256:
             return (f"Z {z} in Dinero was signed under certificate {a.certificate_sha256[:16]}…, this "
                     f"journal's under {(local or 'none')[:16]}…: the history was re-signed with another key")

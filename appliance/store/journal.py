@@ -191,7 +191,7 @@ def _unpinned_certificate(conn: sqlite3.Connection) -> tuple[int | None, str] | 
     pinned = json.loads(row[1]).get("certificate_sha256") if row else None
     if pinned is None:
         return None
-    pins, since = {1: (pinned, row[0])}, {1: row[0]}
+    pins = {1: (pinned, row[0])}  # key version -> (fingerprint, the entry that pinned it)
     for nr, payload, key_version in conn.execute(
             "SELECT nr, payload, key_version FROM journal WHERE kind = 'key_rotation' ORDER BY nr"):
         data = json.loads(payload)
@@ -199,7 +199,7 @@ def _unpinned_certificate(conn: sqlite3.Connection) -> tuple[int | None, str] | 
         if version != key_version + 1 or version in pins:
             return nr, (f"the key rotation at entry {nr} was not signed with the key it replaces "
                         f"(key version {version - 1})")
-        pins[version], since[version] = (str(data.get("certificate_sha256")), nr), nr
+        pins[version] = (str(data.get("certificate_sha256")), nr)
     for version, pem in conn.execute("SELECT version, certificate FROM key_versions ORDER BY version"):
         if version not in pins:
             return None, (f"key version {version}'s certificate was never pinned in the journal "
@@ -208,7 +208,9 @@ def _unpinned_certificate(conn: sqlite3.Connection) -> tuple[int | None, str] | 
         if certificate_fingerprint(pem.encode()) != fingerprint:
             return nr, (f"the certificate of key version {version} is not the one pinned in the journal "
                         f"at entry {nr}")
-    for version, first in ((v, n) for v, n in since.items() if v > 1):
+    for version, (_fingerprint, first) in pins.items():
+        if version == 1:
+            continue
         bad = conn.execute("SELECT MIN(nr) FROM journal WHERE key_version = ? AND nr <= ?",
                            (version, first)).fetchone()[0]
         if bad is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..domain.roles import Cashier, Role
+from ..domain.signing import certificate_fingerprint
 
 SHOP_KEYS = ("shop_name", "cvr", "address", "register_id")
 
@@ -70,3 +71,9 @@ def certificate_pem(conn: sqlite3.Connection, version: int) -> str | None:
     """The certificate a key version signs under (PEM), or None."""
     row = conn.execute("SELECT certificate FROM key_versions WHERE version = ?", (version,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def certificate_sha256(conn: sqlite3.Connection, version: int) -> str | None:
+    """The fingerprint of a key version's certificate (what the journal pins), or None."""
+    pem = certificate_pem(conn, version)
+    return None if pem is None else certificate_fingerprint(pem.encode())

@@ -101,10 +101,7 @@ class TillApp(App):
         from ..services.startup_check import check_on_start
         started = self.backend.run(check_on_start)
         if not started.ok:  # no sale on top of a journal that does not verify: the till stays shut
-            from .journalstop import show_stop
-            log.error("event=journal_stop first_bad=%s problem=%s", started.first_bad, started.problem)
-            sd_notify("STATUS=the journal does not verify; sales stopped")
-            self.stopped = show_stop(self.manager, started.problem or "", started.first_bad)
+            self._show_stop(started.problem or "", started.first_bad)
             return
         self.opened = True
         from ..services.kiosk import kiosk_value
@@ -145,13 +142,16 @@ class TillApp(App):
     def stop_selling(self, problem: str, first_bad: int | None) -> None:
         """The journal failed while the till was open: nothing more is journalled (the journal itself
         refuses), and the stop screen replaces whatever the cashier had."""
-        from .journalstop import show_stop
-
         def stop(t: Any) -> None:
             t.journal.stopped = problem
         self.backend.run(stop)
         for tick in self._ticks:
             tick.cancel()
+        self._show_stop(problem, first_bad)
+
+    def _show_stop(self, problem: str, first_bad: int | None) -> None:
+        """The journal stop screen, at start-up or after the daily verify: what failed, what to do."""
+        from .journalstop import show_stop
         log.error("event=journal_stop first_bad=%s problem=%s", first_bad, problem)
         sd_notify("STATUS=the journal does not verify; sales stopped")
         self.stopped = show_stop(self.manager, problem, first_bad)

@@ -535,7 +535,9 @@ def test_script_file_and_cli(tmp_path: Path) -> None:
     assert "terminal_sim_started" in err and PASSPHRASE not in err
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+def terminal_certificate(tmp_path: Path, poi_id: str = POI_ID) -> tuple[Path, Path]:
+    """A terminal certificate as Adyen's client checks it: CN <POIID>.test.terminal.adyen.com, for
+    127.0.0.1 (the interop test uses it too)."""
     import datetime as dt
     import ipaddress
 
@@ -545,7 +547,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{POI_ID}.test.terminal.adyen.com")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{poi_id}.test.terminal.adyen.com")])
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
@@ -564,7 +566,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 def test_over_tls(tmp_path: Path) -> None:
     import ssl
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = terminal_certificate(tmp_path)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     with TerminalSimulator(KEY, poi_id=POI_ID, ssl_context=server_ctx) as sim:

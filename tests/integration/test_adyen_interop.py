@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import ipaddress
 import json
 import os
 import shutil
@@ -39,6 +38,7 @@ from drivers.terminal.security import (
     encrypt,
     encrypt_bytes,
 )
+from tests.drivers.test_terminal import terminal_certificate
 
 from .test_cli import ok, till
 
@@ -202,30 +202,6 @@ def test_a_refund_carries_the_original_payments_timestamp(adyen: Adyen) -> None:
 
 # --- Adyen's client against `till terminal-sim` --------------------------------------------------
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    """A terminal certificate as Adyen's client checks it: CN <POIID>.test.terminal.adyen.com."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{POI_ID}.test.terminal.adyen.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "terminal.pem", folder / "terminal.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 class RunningSim:
     def __init__(self, url: str, certificate: Path, ledger: Path) -> None:
         self.url, self.certificate, self.ledger = url, certificate, ledger
@@ -238,7 +214,7 @@ class RunningSim:
 def terminal_sim(tmp_path: Path) -> Iterator[RunningSim]:
     """`till terminal-sim` in its own process, over TLS, scripted: the 3rd money request (a payment
     the test aborts) waits until aborted."""
-    cert, key = _certificate(tmp_path)
+    cert, key = terminal_certificate(tmp_path, POI_ID)
     script = tmp_path / "script.json"
     script.write_text(json.dumps(["approve", "approve", {"action": "timeout", "seconds": 30}]))
     ledger = tmp_path / "ledger.jsonl"

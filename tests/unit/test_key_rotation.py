@@ -81,13 +81,19 @@ def test_a_certificate_swapped_in_key_versions_is_refused(till) -> None:
     assert (report.ok, report.first_bad, report.problem) == (False, 1, "signature does not verify (chain broken)")
 
 
-def test_a_key_version_without_a_rotation_is_refused(till) -> None:
-    """An attacker's key added as version 2, and a sale signed with it, chained on properly."""
-    sell(till, SALE)
+def _attacker_key_version(till) -> tuple:
+    """An attacker's key and certificate written into key_versions as the next version."""
     attacker = new_key()
     cert = self_signed_certificate(attacker, "Købmand Hansen", CVR, "1")
     till.conn.execute("INSERT INTO key_versions (certificate, kind, installed) VALUES (?, 'self-signed', '')",
                       (cert.decode(),))
+    return attacker, cert
+
+
+def test_a_key_version_without_a_rotation_is_refused(till) -> None:
+    """An attacker's key added as version 2, and a sale signed with it, chained on properly."""
+    sell(till, SALE)
+    attacker, _cert = _attacker_key_version(till)
     key_path(till.data_dir, 2).write_bytes(key_pem(attacker))
     till.close()
     with open_till(till.data_dir, till.clock) as forged:
@@ -102,10 +108,7 @@ def test_a_key_version_without_a_rotation_is_refused(till) -> None:
 def test_a_rotation_signed_with_the_new_key_is_refused(till) -> None:
     """The attacker writes the rotation entry themselves, but can only sign it with their own key."""
     sell(till, SALE)
-    attacker = new_key()
-    cert = self_signed_certificate(attacker, "Købmand Hansen", CVR, "1")
-    till.conn.execute("INSERT INTO key_versions (certificate, kind, installed) VALUES (?, 'self-signed', '')",
-                      (cert.decode(),))
+    attacker, cert = _attacker_key_version(till)
     signer = Signer(attacker, 2)
     till.journal.signer = signer
     with transaction(till.conn):
