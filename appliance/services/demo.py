@@ -175,11 +175,14 @@ def trade_day(till: Till, clock: ManualClock, rng: random.Random, day_no: int,
     return z
 
 
-def run_demo(data: Path, days: int, seed: int = 1, end_days_ago: int = 0) -> dict:
-    """`days` closed days of trade ending `end_days_ago` days before today (the kiosk's demo ends
-    yesterday, so today is still open to sell and close)."""
+def run_demo(data: Path, days: int, seed: int = 1, end_days_ago: int = 1) -> dict:
+    """`days` closed days of trade ending `end_days_ago` days before today: yesterday by default, so
+    today is open to sell and close, and a demo day (which may trade until late evening) never
+    writes journal entries after the real time, which the till would then refuse to go behind."""
     if not 1 <= days <= 400:
         raise ValueError("--days must be between 1 and 400")
+    if end_days_ago < 1:
+        raise ValueError("a demo ends yesterday at the latest: its days would run past the real time")
     rng = random.Random(seed)
     today = datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0) - timedelta(days=end_days_ago)
     start = today - timedelta(days=days - 1)
@@ -193,6 +196,10 @@ def run_demo(data: Path, days: int, seed: int = 1, end_days_ago: int = 0) -> dic
         if last:
             after = datetime.fromisoformat(last[0]).astimezone(TZ)
             clock.now = max(start, (after + timedelta(days=1)).replace(hour=8, minute=0))
+            if clock.now.date() + timedelta(days=days - 1) > today.date():
+                till.close()
+                raise ValueError(f"this shop's journal already runs to {after.date()}: {days} more demo "
+                                 f"days would end after {today.date()}, past the real time")
     with till:
         last_z: dict = {}
         for day in range(days):

@@ -253,6 +253,25 @@ def test_demo_fills_a_believable_shop(tmp_path: Path) -> None:
     assert ok(till(data, "journal", "verify"))["ok"] is True
 
 
+def test_the_demo_never_writes_past_the_real_time(tmp_path: Path) -> None:
+    """Its days end yesterday whatever the hour, so the shell can go on using the shop at once;
+    a second run that would run into today or later is refused and writes nothing."""
+    from datetime import datetime
+
+    from appliance.services.till import TZ
+    data = tmp_path / "demo"
+    ok(till(data, "demo", "--days", "1"))
+    with closing(sqlite3.connect(data / "till.db")) as conn:
+        last = datetime.fromisoformat(conn.execute("SELECT MAX(ts) FROM journal").fetchone()[0])
+        count = conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
+    assert last.astimezone(TZ).date() < datetime.now(TZ).date()
+    again = till(data, "demo", "--days", "1")
+    assert again.returncode == 1 and "past the real time" in again.stderr
+    with closing(sqlite3.connect(data / "till.db")) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == count
+    ok(till(data, "cash", "in", "--amount", "10.00", "--text", "efter demo"))  # not behind the journal
+
+
 def test_a_clock_behind_the_journal_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     data = make_shop(tmp_path / "shop")
     sale = json.dumps({"cashier": "anna", "lines": [{"sku": "MILK"}],
